@@ -1,0 +1,189 @@
+"""The Jacobian route: every Jacobian of the network as a dense matrix, chained per parameter.
+
+For one example, the gradient of layer ``l``'s weights is the chain (NOTATION.md)
+
+    ∂L/∂vec(W[l]) = ∂L/∂a[L] · ∂a[L]/∂z[L] · ∂z[L]/∂a[L-1] ⋯ ∂a[l]/∂z[l] · ∂z[l]/∂vec(W[l]),
+
+a ``1 × n_l·n_{l-1}`` row that reshapes (C order) to ``dW[l]``; ending in ``∂z[l]/∂b[l]``
+instead gives ``db[l]ᵀ``, and stopping before the last factor gives ``δ[l]ᵀ = ∂L/∂z[l]``.
+
+A batch is the mean of its examples' chains: ``dW = (1/B) Σ_i dW(i)``. (The batch Jacobian
+``I_n ⊗ Aᵀ`` gives the same numbers; per-example chains keep every factor the size the
+notation shows, which is what a reader checks by hand.)
+
+The output pair. When the network ends in sigmoid with bce or softmax with ce, the factors
+``∂L/∂a[L]`` and ``∂a[L]/∂z[L]`` become ``∞`` and ``0`` once ``ŷ`` rounds to 0 or 1. There the
+chain uses the fused row ``∂L/∂z[L] = (a[L] − y)ᵀ`` and says so in :attr:`JacobianRoute.notes`;
+wherever both are finite it multiplies the two factors and records how far their product is
+from the fused row (:attr:`JacobianRoute.fused_gap`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._typing import Matrix
+from .compose import Factor, Product, multiply, row_to_matrix, row_to_vector
+from .layers import jacobian_a_z, jacobian_z_a, jacobian_z_b, jacobian_z_W
+from .network import Cache, Network, forward
+from .parameters import Parameters
+
+
+def example_jacobians(net: Network, params: Parameters, cache: Cache, i: int = 0) -> dict[str, Matrix]:
+    """Every Jacobian of example ``i`` by its NOTATION name: ``J_L_a3``, ``J_a3_z3``, ``J_z3_a2``,
+    ``J_z3_W3``, ``J_z3_b3``, …, and ``J_L_z3`` when the output pair is fused."""
+    L = net.depth
+    y = params.target(net)[:, i]
+    out: dict[str, Matrix] = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[f"J_L_a{L}"] = net.loss.row(cache.a[L][:, i], y)
+    for l in range(L, 0, -1):  # noqa: E741
+        out[f"J_a{l}_z{l}"] = jacobian_a_z(net.activations[l - 1], cache.z[l][:, i])
+        if l > 1:
+            out[f"J_z{l}_a{l - 1}"] = jacobian_z_a(params.W[l - 1])
+        out[f"J_z{l}_W{l}"] = jacobian_z_W(cache.a[l - 1][:, i], net.sizes[l])
+        out[f"J_z{l}_b{l}"] = jacobian_z_b(net.sizes[l])
+    if net.fused is not None:
+        out[f"J_L_z{L}"] = net.fused.row(cache.a[L][:, i], y)
+    return out
+
+
+def jacobian_shapes(net: Network) -> dict[str, tuple[int, int]]:
+    """The shape of every Jacobian of ``net`` by name, without computing any.
+
+    >>> jacobian_shapes(Network.from_spec())["J_z2_W2"]
+    (2, 8)
+    """
+    n, L = net.sizes, net.depth
+    shapes: dict[str, tuple[int, int]] = {f"J_L_a{L}": (1, n[L])}
+    for l in range(L, 0, -1):  # noqa: E741
+        shapes[f"J_a{l}_z{l}"] = (n[l], n[l])
+        if l > 1:
+            shapes[f"J_z{l}_a{l - 1}"] = (n[l], n[l - 1])
+        shapes[f"J_z{l}_W{l}"] = (n[l], n[l] * n[l - 1])
+        shapes[f"J_z{l}_b{l}"] = (n[l], n[l])
+    if net.fused is not None:
+        shapes[f"J_L_z{L}"] = (1, n[L])
+    return shapes
+
+
+def output_factors(net: Network, jac: dict[str, Matrix]) -> tuple[list[Factor], float | None]:
+    """The chain's loss end: ``[∂L/∂a[L], ∂a[L]/∂z[L]]``, or ``[∂L/∂z[L]]`` where those are not
+    finite; and ``max|unfused − fused|`` where both exist (else ``None``)."""
+    L = net.depth
+    unfused = [Factor(f"J_L_a{L}", jac[f"J_L_a{L}"]), Factor(f"J_a{L}_z{L}", jac[f"J_a{L}_z{L}"])]
+    if net.fused is None:
+        return unfused, None
+    fused = jac[f"J_L_z{L}"]
+    with np.errstate(invalid="ignore", over="ignore"):
+        product = unfused[0].matrix @ unfused[1].matrix
+    if np.all(np.isfinite(unfused[0].matrix)) and np.all(np.isfinite(product)):
+        return unfused, float(np.max(np.abs(product - fused)))
+    return [Factor(f"J_L_z{L}", fused)], None
+
+
+def chain(net: Network, jac: dict[str, Matrix], head: list[Factor], l: int, end: str) -> list[Factor]:  # noqa: E741
+    """The factors of ``∂L/∂<end>`` for layer ``l``: ``head`` (the loss end), then
+    ``∂z[k]/∂a[k-1] · ∂a[k-1]/∂z[k-1]`` for ``k = L … l+1``, then ``∂z[l]/∂<end>``.
+
+    ``end`` is ``'W'``, ``'b'`` or ``'z'`` (no last factor: the chain of ``δ[l]ᵀ``)."""
+    factors = list(head)
+    for k in range(net.depth, l, -1):
+        factors.append(Factor(f"J_z{k}_a{k - 1}", jac[f"J_z{k}_a{k - 1}"]))
+        factors.append(Factor(f"J_a{k - 1}_z{k - 1}", jac[f"J_a{k - 1}_z{k - 1}"]))
+    if end in ("W", "b"):
+        factors.append(Factor(f"J_z{l}_{end}{l}", jac[f"J_z{l}_{end}{l}"]))
+    return factors
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What one chain of example 0 multiplied: factor names and shapes, order, cost."""
+
+    target: str
+    factors: tuple[tuple[str, tuple[int, int]], ...]
+    product_shape: tuple[int, int]
+    result_shape: tuple[int, ...]
+    multiply_adds: int
+    expression: str
+
+
+@dataclass(frozen=True)
+class JacobianRoute:
+    """Gradients by explicit Jacobian chains, with what was multiplied and how."""
+
+    gradients: dict[str, Matrix]
+    deltas: dict[str, Matrix]
+    jacobians: dict[str, Matrix]
+    chains: tuple[ChainReport, ...]
+    order: str
+    multiply_adds: int
+    fused_examples: tuple[int, ...] = ()
+    fused_gap: float | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+def _report(target: str, product: Product, factors: list[Factor], shape: tuple[int, ...]) -> ChainReport:
+    r, c = product.value.shape
+    return ChainReport(
+        target, tuple((f.name, f.shape) for f in factors), (int(r), int(c)), shape,
+        product.multiply_adds, product.expression,
+    )
+
+
+def jacobian_route(net: Network, params: Parameters, order: str = "reverse") -> JacobianRoute:
+    """``dW[l]``, ``db[l]`` and ``δ[l]`` for every layer by multiplying dense Jacobian chains.
+
+    Returns gradients named ``dW1, db1, …`` (``dW[l]`` is ``n_l × n_{l-1}``, ``db[l]`` is ``n_l``),
+    ``deltas`` named ``delta1, …`` (``n_l × B``, one column per example), example 0's Jacobians,
+    and a report of every chain of example 0 with its multiply–add count.
+    """
+    cache = forward(net, params)
+    L, B = net.depth, params.batch
+    sums = {f"d{p}{l}": 0.0 for l in range(1, L + 1) for p in "Wb"}  # noqa: E741
+    deltas = {f"delta{l}": np.zeros((net.sizes[l], B)) for l in range(1, L + 1)}  # noqa: E741
+    reports: list[ChainReport] = []
+    total, fused_at, gaps = 0, [], []
+    jac0: dict[str, Matrix] = {}
+    for i in range(B):
+        jac = example_jacobians(net, params, cache, i)
+        jac0 = jac0 or jac
+        head, gap = output_factors(net, jac)
+        if gap is not None:
+            gaps.append(gap)
+        if head[0].name.startswith("J_L_z"):
+            fused_at.append(i)
+        for l in range(1, L + 1):  # noqa: E741
+            for end in ("z", "W", "b"):
+                factors = chain(net, jac, head, l, end)
+                product = multiply(factors, order)
+                total += product.multiply_adds
+                if end == "z":
+                    value = row_to_vector(product.value)
+                    deltas[f"delta{l}"][:, i] = value
+                    name = f"delta{l}"
+                elif end == "W":
+                    value = row_to_matrix(product.value, net.weight_shape(l))
+                    name = f"dW{l}"
+                else:
+                    value = row_to_vector(product.value)
+                    name = f"db{l}"
+                if end != "z":
+                    sums[name] = sums[name] + value
+                if i == 0:
+                    reports.append(_report(name, product, factors, value.shape))
+    gradients = {k: np.asarray(v, dtype=np.float64) / B for k, v in sums.items()}
+    notes = []
+    if fused_at and net.fused is not None:
+        notes.append(
+            f"∂L/∂a[{L}] or ∂a[{L}]/∂z[{L}] is not finite for example(s) "
+            f"{', '.join(map(str, fused_at[:10]))}{' …' if len(fused_at) > 10 else ''} "
+            f"({net.fused.activation} saturated under {net.fused.loss}): the chain used the fused "
+            f"row ∂L/∂z[{L}] = (a[{L}] − y)ᵀ there"
+        )
+    return JacobianRoute(
+        gradients, deltas, jac0, tuple(reports), order, total, tuple(fused_at),
+        max(gaps) if gaps else None, tuple(notes),
+    )

@@ -1,0 +1,73 @@
+"""A dense layer ``z = W a + b``, ``a' = g(z)``, and its four Jacobians as explicit matrices.
+
+With ``n = n_l`` outputs, ``m = n_{l-1}`` inputs and ``a = a[l-1]`` (NOTATION.md):
+
+=====================  ============  ===========================================
+Jacobian               shape          value
+=====================  ============  ===========================================
+``∂z/∂vec(W)``         ``n × n·m``    ``I_n ⊗ aᵀ`` (row-major ``vec``)
+``∂z/∂b``              ``n × n``      ``I_n``
+``∂z/∂a[l-1]``         ``n × m``      ``W``
+``∂a/∂z``              ``n × n``      ``diag(g'(z))``, or ``diag(s) − s sᵀ`` for softmax
+=====================  ============  ===========================================
+
+Why ``I_n ⊗ aᵀ``: ``z_i = Σ_k W_ik a_k + b_i`` depends on row ``i`` of ``W`` only, and on it
+through ``aᵀ``; with ``vec(W)[i·m + k] = W[i, k]`` that row occupies columns ``i·m … i·m+m−1``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._typing import FloatArray, Matrix, Vector
+from .activations import Activation
+from .errors import ShapeError, message, shape_str
+
+
+def preactivation(W: Matrix, b: Vector, a_prev: FloatArray) -> FloatArray:
+    """``z = W a + b``: ``(n, m)``, ``(n,)`` and ``(m,)`` or ``(m, B)`` in, ``(n,)`` or ``(n, B)`` out."""
+    if a_prev.shape[0] != W.shape[1]:
+        raise ShapeError(
+            message(
+                "a[l-1]",
+                f"{W.shape[1]} rows to match W of shape {shape_str(W.shape)}",
+                f"shape {shape_str(a_prev.shape)}",
+            )
+        )
+    bias = b if a_prev.ndim == 1 else b[:, np.newaxis]
+    return np.asarray(W @ a_prev + bias, dtype=np.float64)
+
+
+def forward(
+    W: Matrix, b: Vector, a_prev: FloatArray, g: Activation
+) -> tuple[FloatArray, FloatArray]:
+    """``z = W a + b`` and ``a' = g(z)``, each ``(n,)`` or ``(n, B)``."""
+    z = preactivation(W, b, a_prev)
+    return z, g(z)
+
+
+def jacobian_z_W(a_prev: Vector, n: int) -> Matrix:
+    """``∂z/∂vec(W) = I_n ⊗ aᵀ``, shape ``(n, n·m)`` for ``a`` of shape ``(m,)``.
+
+    >>> jacobian_z_W(np.array([1.0, 2.0]), 2).tolist()
+    [[1.0, 2.0, 0.0, 0.0], [0.0, 0.0, 1.0, 2.0]]
+    """
+    a = np.asarray(a_prev, dtype=np.float64)
+    if a.ndim != 1:
+        raise ShapeError(message("a[l-1]", "one example, shape (m,)", f"shape {shape_str(a.shape)}"))
+    return np.kron(np.eye(n), a.reshape(1, -1))
+
+
+def jacobian_z_b(n: int) -> Matrix:
+    """``∂z/∂b = I_n``, shape ``(n, n)``."""
+    return np.eye(n)
+
+
+def jacobian_z_a(W: Matrix) -> Matrix:
+    """``∂z/∂a[l-1] = W``, shape ``(n, m)`` (a copy, so the chain never aliases a parameter)."""
+    return np.array(W, dtype=np.float64)
+
+
+def jacobian_a_z(g: Activation, z: Vector) -> Matrix:
+    """``∂a/∂z``: ``diag(g'(z))`` for an elementwise ``g``, ``diag(s) − s sᵀ`` for softmax; ``(n, n)``."""
+    return g.jacobian(np.asarray(z, dtype=np.float64))

@@ -1,0 +1,172 @@
+"""Turn a :class:`~jacobians.compare.Comparison` into text for a terminal or into JSON data.
+
+No mathematics here: every number comes from the routes; this module only lays them out.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from ._typing import Json, Matrix
+from .chains import ChainReport, jacobian_shapes
+from .compare import EXACT_ATOL, EXACT_RTOL, NUMERICAL_ATOL, NUMERICAL_RTOL, Comparison, Difference
+from .errors import shape_str
+from .network import Network
+
+_JAC = re.compile(r"^J_(L|[az]\d+)_([azWb]\d+)$")
+
+
+def structure(net: Network, name: str) -> str:
+    """What a Jacobian is made of, in the notation: ``J_z2_W2`` → ``I_2 ⊗ a[1]ᵀ``."""
+    m = _JAC.match(name)
+    if m is None:
+        return ""
+    out, inp = m.groups()
+    l = int(inp[1:])  # noqa: E741
+    if out == "L":
+        if inp[0] == "z":
+            return f"(a[{l}] − y)ᵀ, fused {net.activations[-1].name} + {net.loss.name}"
+        return f"∂{net.loss.name}/∂ŷ"
+    n = net.sizes[int(out[1:])]
+    if inp[0] == "W":
+        return f"I_{n} ⊗ a[{l - 1}]ᵀ"
+    if inp[0] == "b":
+        return f"I_{n}"
+    if inp[0] == "a":
+        return f"W[{l + 1}]"
+    g = net.activations[l - 1]
+    return f"diag({g.name}'(z[{l}]))" if g.elementwise else "diag(s) − s sᵀ, s = softmax(z)"
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return f"({shape_str(shape)})" if len(shape) == 2 else f"({shape_str(shape)})"
+
+
+def chain_line(report: ChainReport) -> str:
+    """``(1×1)·(1×1)·(1×2)·(2×2)·(2×8) → (1×8) → dW2 (2×4)``."""
+    product = "·".join(_shape(s) for _, s in report.factors)
+    return (f"{product} → {_shape(report.product_shape)} → {report.target} "
+            f"{_shape(report.result_shape)}")
+
+
+def _block(title: str, value: Matrix, digits: int) -> list[str]:
+    shown = value.reshape(-1, 1) if value.ndim == 1 else value
+    text = np.array2string(shown, precision=digits, suppress_small=False, floatmode="fixed",
+                           sign=" ", max_line_width=10_000)
+    return [title, *text.splitlines()]
+
+
+def side_by_side(blocks: list[list[str]], gap: int = 3) -> list[str]:
+    """Lay out multi-line blocks next to each other, each padded to its widest line."""
+    height = max(len(b) for b in blocks)
+    widths = [max(len(line) for line in b) for b in blocks]
+    rows = []
+    for i in range(height):
+        cells = [(b[i] if i < len(b) else "").ljust(w) for b, w in zip(blocks, widths, strict=True)]
+        rows.append((" " * gap).join(cells).rstrip())
+    return rows
+
+
+def _diff(d: Difference) -> str:
+    return f"{d.absolute:.1e} (relative {d.relative:.1e})"
+
+
+def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
+    """The terminal report: per layer the chains, the routes side by side, their differences;
+    then every Jacobian's shape and the parameter count; then the verdict."""
+    net, L = c.net, c.net.depth
+    acts = ", ".join(a.name for a in net.activations)
+    lines = [
+        f"network {net.spec} ({acts}), loss {net.loss.name}, "
+        f"{c.params.batch} example{'s' if c.params.batch > 1 else ''}, {source}",
+        f"cost J = {c.cost:.{digits}g}; Jacobian chains multiplied in {c.jacobian.order} order "
+        f"({c.jacobian.multiply_adds} multiply–adds in all)",
+    ]
+    if c.params.batch > 1:
+        lines.append("a batch: the Jacobian route averages the per-example chains; "
+                     "chains shown for example 0")
+    reports = {r.target: r for r in c.jacobian.chains}
+    for l in range(L, 0, -1):  # noqa: E741
+        lines += ["", f"layer {l}"]
+        for target in (f"delta{l}", f"dW{l}", f"db{l}"):
+            r = reports[target]
+            lines.append(f"  {target:<7} {chain_line(r)}   [{r.multiply_adds} multiply–adds]")
+        for name in (f"dW{l}", f"db{l}"):
+            blocks = [
+                ["", f"  {name}"],
+                _block("jacobian", c.jacobian.gradients[name], digits),
+                _block("vectorized", c.vectorized.gradients[name], digits),
+                _block("numerical", c.numerical.gradients[name], digits),
+            ]
+            lines += side_by_side(blocks)
+            lines.append(f"    jacobian − vectorized: {_diff(c.jacobian_vs_vectorized[name])}; "
+                         f"numerical − vectorized: {_diff(c.numerical_vs_vectorized[name])}")
+            kinks = int(c.numerical.kinks[name].sum())
+            if kinks:
+                lines.append(f"    {kinks} numerical entr{'y' if kinks == 1 else 'ies'} not "
+                             "compared: the difference stencil crosses a relu kink (z within h of 0)")
+    lines += ["", "Jacobians (example 0)"]
+    for name, shape in jacobian_shapes(net).items():
+        lines.append(f"  {name:<9} {shape_str(shape):>7}   {structure(net, name)}")
+    weights = sum(n * m for m, n in zip(net.sizes, net.sizes[1:], strict=False))
+    biases = sum(net.sizes[1:])
+    lines += ["", f"parameters: {weights} weights + {biases} biases = {net.parameter_count}"]
+    if c.jacobian.fused_gap is not None:
+        lines.append(f"output: ∂L/∂a[{L}]·∂a[{L}]/∂z[{L}] equals the fused (a[{L}] − y)ᵀ to "
+                     f"{c.jacobian.fused_gap:.1e}")
+    lines += [f"note: {n}" for n in c.jacobian.notes]
+    jv, nv = c.largest("jacobian"), c.largest("numerical")
+    lines += [
+        "",
+        f"largest difference, jacobian − vectorized: {_diff(jv)} "
+        f"[tolerance {EXACT_RTOL:g} relative + {EXACT_ATOL:g}]",
+        f"largest difference, numerical − vectorized: {_diff(nv)} "
+        f"[tolerance {NUMERICAL_RTOL:g} relative + {NUMERICAL_ATOL:g}·max(1, |J|); "
+        f"h = {c.numerical.step:g}; {c.numerical.kink_count} entries at kinks skipped]",
+        "the three routes agree" if c.agree else "THE ROUTES DISAGREE",
+    ]
+    return "\n".join(lines)
+
+
+def _tolist(value: Matrix) -> Any:
+    return np.asarray(value).tolist()
+
+
+def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
+    """The comparison as JSON-ready data (see the CLI reference for the keys)."""
+    jv, nv = c.largest("jacobian"), c.largest("numerical")
+
+    def pair(d: Difference) -> dict[str, Any]:
+        return {"absolute": d.absolute, "relative": d.relative, "agree": d.agree}
+
+    return {
+        "network": c.net.describe(),
+        "source": source,
+        "batch": c.params.batch,
+        "order": c.jacobian.order,
+        "cost": c.cost,
+        "parameter_count": c.net.parameter_count,
+        "jacobian": {k: _tolist(v) for k, v in c.jacobian.gradients.items()},
+        "vectorized": {k: _tolist(v) for k, v in c.vectorized.gradients.items()},
+        "numerical": {k: _tolist(v) for k, v in c.numerical.gradients.items()},
+        "deltas": {
+            "jacobian": {k: _tolist(v) for k, v in c.jacobian.deltas.items()},
+            "vectorized": {k: _tolist(v) for k, v in c.vectorized.deltas.items()},
+        },
+        "jacobian_shapes": {k: list(v) for k, v in jacobian_shapes(c.net).items()},
+        "chains": {
+            r.target: {"factors": [[n, list(s)] for n, s in r.factors],
+                       "multiply_adds": r.multiply_adds, "expression": r.expression}
+            for r in c.jacobian.chains
+        },
+        "multiply_adds": c.jacobian.multiply_adds,
+        "max_difference": {"jacobian_vs_vectorized": pair(jv), "numerical_vs_vectorized": pair(nv)},
+        "numerical_step": c.numerical.step,
+        "kinks": {k: np.argwhere(v).tolist() for k, v in c.numerical.kinks.items() if v.any()},
+        "fused_gap": c.jacobian.fused_gap,
+        "notes": list(c.jacobian.notes),
+        "agree": c.agree,
+    }
