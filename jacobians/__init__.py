@@ -4,6 +4,7 @@ Every layer's full Jacobian as a real matrix (``∂z/∂vec(W) = I_n ⊗ aᵀ``,
 ``∂z/∂b = I``, ``∂z/∂a[l-1] = W``), chained and reshaped into ``dW`` and ``db``, next to the
 compact formulas (``dW = δ aᵀ``) and finite differences.
 
+>>> import numpy as np
 >>> from jacobians import Network, init_parameters, jacobian_route, vectorized_route
 >>> net = Network.from_spec("3-4-2-1", "relu,relu,sigmoid", "bce")
 >>> params = init_parameters(net, seed=8)

@@ -20,7 +20,7 @@ import numpy as np
 from ._typing import Matrix
 from .backprop import VectorizedRoute, vectorized_route
 from .chains import JacobianRoute, jacobian_route
-from .network import Network, cost
+from .network import Network, check_finite, cost
 from .numerical import DEFAULT_STEP, NumericalRoute, numerical_route
 from .parameters import Parameters
 
@@ -79,7 +79,10 @@ class Comparison:
 def compare(
     net: Network, params: Parameters, order: str = "reverse", step: float = DEFAULT_STEP
 ) -> Comparison:
-    """Gradients by the Jacobian, vectorized and numerical routes, and their differences."""
+    """Gradients by the Jacobian, vectorized and numerical routes, and their differences.
+
+    Raises :class:`~jacobians.errors.InvalidValueError` where the loss is infinite."""
+    check_finite(net, params)
     J = cost(net, params)
     jac = jacobian_route(net, params, order)
     vec = vectorized_route(net, params)

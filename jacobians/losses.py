@@ -4,14 +4,14 @@ A batch holds one example per column; values are computed per column (a ``(B,)``
 the cost is their mean. The losses:
 
 - ``bce``: ``L = −Σ_i [y_i log ŷ_i + (1 − y_i) log(1 − ŷ_i)]``, ``∂L/∂ŷ = (ŷ − y) / (ŷ(1 − ŷ))``;
-  needs ``0 ≤ y ≤ 1`` and outputs in ``(0, 1)``.
+  needs ``0 ≤ y ≤ 1`` and outputs in ``[0, 1]``.
 - ``ce``: ``L = −Σ_i y_i log ŷ_i``, ``∂L/∂ŷ_i = −y_i / ŷ_i`` (0 where ``y_i = 0``); needs one-hot ``y``.
 - ``mse``: ``L = ½ Σ_i (ŷ_i − y_i)²``, ``∂L/∂ŷ = (ŷ − y)ᵀ``.
 - ``sum``: ``L = Σ_i ŷ_i`` (the foundations chapter's ``Λ``), ``∂L/∂ŷ = 1ᵀ``; it ignores ``y``.
 
 How ``bce`` and ``ce`` treat ``ŷ = 0`` or ``1``: ``0 · log 0`` is taken as 0 (``scipy.special.xlogy``),
-so a confident *right* answer costs 0; a confident *wrong* one costs ``+∞``, which is the true
-value, not an error. A network whose output pair is fused (sigmoid with bce, softmax with ce,
+so a confident *right* answer costs 0 (and its ``∂L/∂ŷ`` is finite: ``−1`` at ``ŷ = y = 1``); a
+confident *wrong* one costs ``+∞`` with ``∂L/∂ŷ = ±∞``, the true values, not errors. A network whose output pair is fused (sigmoid with bce, softmax with ce,
 see :data:`FUSED`) never evaluates these: it computes the loss from the logits ``z[L]`` with
 ``log_expit`` / ``log_softmax``, which stay finite for logits of ±1000, and its gradient from
 ``∂L/∂z[L] = (a[L] − y)ᵀ``.
@@ -43,10 +43,14 @@ def _bce(yhat: FloatArray, y: FloatArray) -> FloatArray:
 
 
 def _bce_grad(yhat: FloatArray, y: FloatArray) -> FloatArray:
-    # One quotient over ŷ(1 − ŷ), not −y/ŷ + (1 − y)/(1 − ŷ): multiplied by sigmoid's
-    # σ(1 − σ) the same rounded denominator cancels. ∞ or NaN where ŷ is exactly 0 or 1.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _f64((yhat - y) / (yhat * (1.0 - yhat)))
+    # Inside (0, 1): one quotient over ŷ(1 − ŷ), not −y/ŷ + (1 − y)/(1 − ŷ), so that times
+    # sigmoid's σ(1 − σ) the same rounded denominator cancels. At ŷ = 0 or 1: the two terms,
+    # with 0·∞ = 0 as in the value: −1 (ŷ = y = 1), 1 (ŷ = y = 0), ±∞ for a confident wrong ŷ.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        inside = (yhat - y) / (yhat * (1.0 - yhat))
+        left = np.where(y != 0, -y / yhat, 0.0)
+        right = np.where(y != 1, (1.0 - y) / (1.0 - yhat), 0.0)
+    return _f64(np.where((yhat > 0) & (yhat < 1), inside, left + right))
 
 
 def _ce(yhat: FloatArray, y: FloatArray) -> FloatArray:
@@ -56,7 +60,7 @@ def _ce(yhat: FloatArray, y: FloatArray) -> FloatArray:
 
 def _ce_grad(yhat: FloatArray, y: FloatArray) -> FloatArray:
     out = np.zeros(np.broadcast_shapes(yhat.shape, y.shape))
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):
         np.divide(-y, yhat, out=out, where=y != 0)
     return out
 

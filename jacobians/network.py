@@ -173,6 +173,29 @@ def cost(net: Network, params: Parameters, cache: Cache | None = None) -> float:
     return float(np.mean(losses(net, params, cache)))
 
 
+def check_finite(net: Network, params: Parameters, cache: Cache | None = None) -> None:
+    """Raise :class:`InvalidValueError` where the loss is infinite, or ``∂L/∂ŷ`` is and no fused
+    output pair (:data:`~jacobians.losses.FUSED`) can stand in for it."""
+    cache = forward(net, params) if cache is None else cache
+    values = losses(net, params, cache)
+    bad = np.flatnonzero(~np.isfinite(values))
+    hint = ("the output saturates: end in a fused pair (sigmoid with bce, softmax with ce), "
+            "or use smaller weights")
+    if bad.size:
+        i = int(bad[0])
+        raise InvalidValueError(message(
+            "parameters", f"a finite {net.loss.name} loss", f"{values[i]} for example {i} "
+            f"(ŷ = {np.array2string(cache.a[-1][:, i], precision=6)})", hint))
+    if net.fused is None:
+        with np.errstate(all="ignore"):
+            row = net.loss.gradient(cache.a[-1], params.target(net))
+        if not np.all(np.isfinite(row)):
+            i = int(np.argwhere(~np.isfinite(row))[0][1])
+            raise InvalidValueError(message(
+                "parameters", f"a finite ∂L/∂ŷ for {net.loss.name}",
+                f"infinity for example {i}", hint))
+
+
 def check_compatible(net: Network, params: Parameters) -> None:
     """Raise if ``params`` does not fit ``net`` (shapes) or ``y`` is not what the loss accepts."""
     params.check_shapes(net.sizes)

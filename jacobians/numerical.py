@@ -54,11 +54,13 @@ def _kink_inputs(net: Network, cache: Cache) -> Iterator[FloatArray]:
 
 def crosses_kink(net: Network, caches: tuple[Cache, Cache, Cache]) -> bool:
     """True if some kinked activation's input changes side of its kink across the stencil
-    (or sits exactly on it) at ``θ − h``, ``θ`` or ``θ + h``."""
+    ``θ − h``, ``θ``, ``θ + h``, or sits on the kink and moves (an input the perturbation does
+    not move stays on one piece of the function, kink or not)."""
     sides = [list(_kink_inputs(net, c)) for c in caches]
     for lo, mid, hi in zip(*sides, strict=True):
         s = np.sign(np.stack([lo, mid, hi]))
-        if np.any(s == 0) or np.any(s.min(axis=0) != s.max(axis=0)):
+        moves = (lo != hi) | (lo != mid)
+        if np.any(s.min(axis=0) != s.max(axis=0)) or np.any((s == 0).any(axis=0) & moves):
             return True
     return False
 

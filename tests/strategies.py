@@ -1,0 +1,50 @@
+"""Hypothesis strategies shared by the tests: architectures, activations, losses, parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import reject
+from hypothesis import strategies as st
+
+from jacobians.errors import InvalidValueError
+from jacobians.network import Network, check_finite
+from jacobians.parameters import Parameters, init_parameters
+
+ELEMENTWISE = ["identity", "relu", "leaky_relu", "leaky_relu:0.2", "sigmoid", "tanh",
+               "softplus", "square"]
+ACTIVATIONS = [*ELEMENTWISE, "softmax"]
+
+
+@st.composite
+def networks(draw: st.DrawFn, max_depth: int = 4, max_width: int = 6) -> Network:
+    """A valid network: depth 1..max_depth, widths 1..max_width, any activations, a loss
+    that the output activation allows (bce and ce need sigmoid or softmax outputs)."""
+    depth = draw(st.integers(1, max_depth))
+    sizes = draw(st.lists(st.integers(1, max_width), min_size=depth + 1, max_size=depth + 1))
+    hidden = draw(st.lists(st.sampled_from(ACTIVATIONS), min_size=depth - 1, max_size=depth - 1))
+    output = draw(st.sampled_from(ACTIVATIONS))
+    losses = ["mse", "sum"] + (["bce", "ce"] if output in ("sigmoid", "softmax") else [])
+    loss = draw(st.sampled_from(losses))
+    return Network.from_spec(sizes, [*hidden, output], loss)
+
+
+@st.composite
+def problems(draw: st.DrawFn, max_depth: int = 4, max_width: int = 6,
+             max_batch: int = 5) -> tuple[Network, Parameters]:
+    """A network and parameters for it, batch 1..max_batch, from a drawn seed."""
+    net = draw(networks(max_depth, max_width))
+    seed = draw(st.integers(0, 2**32 - 1))
+    batch = draw(st.integers(1, max_batch))
+    params = init_parameters(net, seed, batch)
+    try:
+        check_finite(net, params)
+    except InvalidValueError:
+        reject()  # e.g. a single softmax output (always 1) under bce with y = 0: L = ∞
+    return net, params
+
+
+def relative_gap(a: np.ndarray, b: np.ndarray) -> float:
+    """``max|a − b| / max(max|a|, max|b|)`` (0 when both are 0)."""
+    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    gap = float(np.max(np.abs(a - b), initial=0.0))
+    return gap / scale if scale else 0.0

@@ -1,0 +1,137 @@
+"""Laws of the activation registry: g' is the derivative of g, ∂a/∂z is diag(g'), softmax's
+Jacobian is diag(s) − s sᵀ, and everything stays finite at logits of ±1000."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jacobians.activations import ACTIVATIONS, activation_names, get_activation
+from jacobians.errors import InvalidValueError, UnknownNameError
+from jacobians.softmax import Softmax
+
+from .strategies import ELEMENTWISE
+from .tolerances import FINITE_DIFFERENCE, STEP
+
+vectors = st.lists(st.floats(-5, 5), min_size=1, max_size=6).map(np.array)
+
+
+@given(name=st.sampled_from(ELEMENTWISE), z=st.floats(-5, 5))
+def test_derivative_is_the_slope_of_the_function(name: str, z: float) -> None:
+    g = get_activation(name)
+    if g.kinks and min(abs(z - k) for k in g.kinks) < 10 * STEP:
+        return  # the central difference straddles the kink there
+    x = np.array([z])
+    numeric = (g(x + STEP) - g(x - STEP)) / (2 * STEP)
+    rtol, atol = FINITE_DIFFERENCE
+    np.testing.assert_allclose(get_activation(name).derivative(x), numeric, rtol=rtol, atol=atol)
+
+
+# Values a reader can check by hand: σ(0) = 1/2, σ'(0) = 1/4, tanh'(0) = 1, softplus(0) = ln 2,
+# softplus' = σ, square'(3) = 6, and the kink conventions relu'(0) = 0, leaky_relu'(0) = α.
+@pytest.mark.parametrize(
+    ("name", "z", "value", "slope"),
+    [
+        ("sigmoid", 0.0, 0.5, 0.25),
+        ("tanh", 0.0, 0.0, 1.0),
+        ("softplus", 0.0, math.log(2.0), 0.5),
+        ("square", 3.0, 9.0, 6.0),
+        ("identity", -2.5, -2.5, 1.0),
+        ("relu", 0.0, 0.0, 0.0),
+        ("relu", -1.0, 0.0, 0.0),
+        ("relu", 2.0, 2.0, 1.0),
+        ("leaky_relu", 0.0, 0.0, 0.01),
+        ("leaky_relu", -3.0, -0.03, 0.01),
+        ("leaky_relu:0.2", -1.0, -0.2, 0.2),
+        ("leaky_relu:0.2", 4.0, 4.0, 1.0),
+    ],
+)
+def test_reference_values(name: str, z: float, value: float, slope: float) -> None:
+    g = ACTIVATIONS.get(name) or get_activation(name)
+    assert g(np.array([z]))[0] == pytest.approx(value, rel=1e-15, abs=1e-15)
+    assert g.derivative(np.array([z]))[0] == pytest.approx(slope, rel=1e-15, abs=1e-15)
+
+
+@given(name=st.sampled_from(ELEMENTWISE), z=vectors, v=st.data())
+def test_elementwise_jacobian_is_diagonal_of_derivative(name: str, z: np.ndarray, v: st.DataObject) -> None:
+    g = get_activation(name)
+    J = g.jacobian(z)
+    assert J.shape == (z.size, z.size)
+    np.testing.assert_array_equal(J, np.diag(g.derivative(z)))
+    u = np.array(v.draw(st.lists(st.floats(-3, 3), min_size=z.size, max_size=z.size)))
+    np.testing.assert_allclose(g.vjp(z, u), J.T @ u, rtol=1e-15, atol=0)
+
+
+@given(z=vectors)
+def test_softmax_jacobian_is_symmetric_with_rows_summing_to_zero(z: np.ndarray) -> None:
+    J = Softmax().jacobian(z)
+    np.testing.assert_array_equal(J, J.T)
+    np.testing.assert_allclose(J.sum(axis=1), 0.0, atol=1e-15)
+
+
+@given(z=vectors)
+def test_softmax_jacobian_matches_finite_differences(z: np.ndarray) -> None:
+    s = Softmax()
+    columns = [(s(z + STEP * e) - s(z - STEP * e)) / (2 * STEP) for e in np.eye(z.size)]
+    rtol, atol = FINITE_DIFFERENCE
+    np.testing.assert_allclose(s.jacobian(z), np.column_stack(columns), rtol=rtol, atol=atol)
+
+
+@given(z=vectors, shift=st.floats(-50, 50))
+def test_softmax_vjp_is_transposed_jacobian_and_shift_invariant(z: np.ndarray, shift: float) -> None:
+    s = Softmax()
+    v = np.arange(z.size, dtype=float) - 1.0
+    np.testing.assert_allclose(s.vjp(z, v), s.jacobian(z).T @ v, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(s(z + shift), s(z), rtol=1e-12, atol=1e-15)
+
+
+def test_softmax_of_a_batch_is_per_column() -> None:
+    Z = np.array([[0.0, 1000.0], [0.0, -1000.0]])
+    np.testing.assert_allclose(Softmax()(Z), [[0.5, 1.0], [0.5, 0.0]])
+
+
+@pytest.mark.parametrize("name", [*ELEMENTWISE, "softmax"])
+def test_finite_at_extreme_logits_without_warnings(name: str) -> None:
+    # pytest turns every RuntimeWarning (overflow, invalid) into an error here
+    z = np.array([-1000.0, 1000.0])
+    g = get_activation(name)
+    if name == "square":
+        z = np.array([-1e100, 1e100])
+    assert np.all(np.isfinite(g(z)))
+    assert np.all(np.isfinite(g.jacobian(z)))
+
+
+def test_sigmoid_saturates_to_exact_limits() -> None:
+    g = get_activation("sigmoid")
+    np.testing.assert_array_equal(g(np.array([-1000.0, 1000.0])), [0.0, 1.0])
+    np.testing.assert_array_equal(g.derivative(np.array([-1000.0, 1000.0])), [0.0, 0.0])
+
+
+def test_names_are_normalised() -> None:
+    assert get_activation(" ReLU ").name == "relu"
+    assert get_activation("Leaky-ReLU:0.2").name == "leaky_relu:0.2"
+    assert get_activation("leaky_relu:0.01").name == "leaky_relu"
+
+
+def test_unknown_name_lists_the_valid_ones() -> None:
+    with pytest.raises(UnknownNameError, match=r"activation: expected one of identity, "
+                       r"leaky_relu, relu, sigmoid, softmax, softplus, square, tanh, got 'swish'"):
+        get_activation("swish")
+    assert activation_names() == sorted(activation_names())
+
+
+@pytest.mark.parametrize(
+    ("name", "pattern"),
+    [
+        ("relu:2", r"expected no parameter for 'relu', got 'relu:2'; only leaky_relu takes one"),
+        ("leaky_relu:steep", r"expected leaky_relu:<slope> with a number, got 'leaky_relu:steep'"),
+        ("leaky_relu:nan", r"expected a finite leaky_relu slope, got 'leaky_relu:nan'"),
+    ],
+)
+def test_bad_parameters_are_explained(name: str, pattern: str) -> None:
+    with pytest.raises(InvalidValueError, match=pattern):
+        get_activation(name, "activation")

@@ -1,0 +1,81 @@
+"""Network specs and the walk-through reference case of NOTATION.md."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jacobians.chains import example_jacobians, jacobian_shapes
+from jacobians.errors import InvalidValueError, UnknownNameError
+from jacobians.network import Network, cost, forward, parse_sizes
+from jacobians.parameters import init_parameters
+
+
+def test_walkthrough_reference_case() -> None:
+    # NOTATION.md: 22 weights + 7 biases = 29; ∂z3/∂vec(W3) 1×2, ∂z2/∂vec(W2) 2×8,
+    # ∂z1/∂vec(W1) 4×12, ∂z2/∂z1 = ∂z2/∂a1 · ∂a1/∂z1 is 2×4.
+    net = Network.from_spec("3-4-2-1", "relu,relu,sigmoid", "bce")
+    assert net.parameter_count == 29
+    shapes = jacobian_shapes(net)
+    assert shapes["J_z3_W3"] == (1, 2)
+    assert shapes["J_z2_W2"] == (2, 8)
+    assert shapes["J_z1_W1"] == (4, 12)
+    params = init_parameters(net, seed=3)
+    jac = example_jacobians(net, params, forward(net, params))
+    assert (jac["J_z2_a1"] @ jac["J_a1_z1"]).shape == (2, 4)
+    assert {k: v.shape for k, v in jac.items()} == shapes
+
+
+@pytest.mark.parametrize("spec", ["3-4-2-1", "3,4,2,1", " 3, 4 ,2,1 ", "3x4x2x1", [3, 4, 2, 1]])
+def test_sizes_spellings(spec: object) -> None:
+    assert parse_sizes(spec) == (3, 4, 2, 1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "pattern"),
+    [
+        ("3-four-1", r"sizes: expected whole numbers such as 3,4,2,1 or 3-4-2-1, got '3-four-1'"),
+        ("3", r"sizes: expected at least two sizes \(inputs and outputs\), got '3'"),
+        ("3,0,1", r"sizes: expected positive sizes, got '3,0,1'"),
+        ([3, 2.5], r"sizes: expected whole numbers, got \[3, 2.5\]"),
+    ],
+)
+def test_bad_sizes(sizes: object, pattern: str) -> None:
+    with pytest.raises(InvalidValueError, match=pattern):
+        parse_sizes(sizes)  # type: ignore[arg-type]
+
+
+def test_count_mismatch_names_both_counts() -> None:
+    with pytest.raises(InvalidValueError, match=r"activations: expected 3 names, one per layer "
+                       r"of 3-4-2-1, got 2: relu,sigmoid"):
+        Network.from_spec("3-4-2-1", "relu,sigmoid", "bce")
+
+
+def test_unknown_activation_says_which_layer() -> None:
+    with pytest.raises(UnknownNameError, match=r"activations\[2\]: expected one of .*, got 'gelu'"):
+        Network.from_spec("3-4-2-1", "relu,gelu,sigmoid", "bce")
+
+
+def test_probability_losses_need_probability_outputs() -> None:
+    with pytest.raises(InvalidValueError, match=r"loss: expected an output activation with values "
+                       r"in \(0, 1\) for 'ce', got 'relu'; end the network in sigmoid or softmax"):
+        Network.from_spec("2-3", "relu", "ce")
+
+
+def test_cost_is_mean_of_example_losses() -> None:
+    net = Network.from_spec("2-3-2", "tanh,softmax", "ce")
+    params = init_parameters(net, seed=1, batch=4)
+    each = [cost(net, params.example(i)) for i in range(4)]
+    assert cost(net, params) == pytest.approx(float(np.mean(each)), rel=1e-14)
+
+
+def test_init_is_reproducible_and_targets_suit_the_loss() -> None:
+    for loss, out in (("bce", "sigmoid"), ("ce", "softmax"), ("mse", "tanh"), ("sum", "relu")):
+        net = Network.from_spec("3-5-4", f"relu,{out}", loss)
+        a, b = init_parameters(net, 7, 3), init_parameters(net, 7, 3)
+        for x, y in zip(a.arrays().values(), b.arrays().values()):
+            np.testing.assert_array_equal(x, y)
+        if loss != "sum":
+            net.loss.validate_target(a.target(net))
+        else:
+            assert a.y is None
