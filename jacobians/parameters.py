@@ -157,6 +157,11 @@ def sizes_from_arrays(arrays: Mapping[str, object]) -> tuple[int, ...]:
         W = _as_float_array(f"W{l}", arrays[f"W{l}"])
         if W.ndim != 2:
             raise ShapeError(message(f"array 'W{l}'", "a matrix", f"shape {shape_str(W.shape)}"))
+        if shapes and W.shape[1] != shapes[-1][0]:
+            rows = shapes[-1][0]
+            hint = f"did you pass W{l}ᵀ?" if W.shape[0] == rows else "W[l] is n_l × n_{l-1}"
+            raise ShapeError(message(f"array 'W{l}'", f"{rows} columns to match the {rows} rows "
+                                     f"of W{l - 1}", f"shape {shape_str(W.shape)}", hint))
         shapes.append(W.shape)
     return (shapes[0][1], *(s[0] for s in shapes))
 
