@@ -32,10 +32,17 @@ DEFAULT_LEAKY_SLOPE = 0.01
 class Activation(Protocol):
     """What every activation offers: the value, its Jacobian, and its transpose applied to v."""
 
-    name: str
-    elementwise: bool
-    kinks: tuple[float, ...]
-    output_range: tuple[float, float]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def elementwise(self) -> bool: ...
+
+    @property
+    def kinks(self) -> tuple[float, ...]: ...
+
+    @property
+    def output_range(self) -> tuple[float, float]: ...
 
     def __call__(self, z: FloatArray) -> FloatArray: ...
 
@@ -110,14 +117,15 @@ ACTIVATIONS: dict[str, Elementwise] = {
     for a in (
         Elementwise("identity", lambda z: z.copy(), np.ones_like),
         Elementwise(
-            "relu", lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(np.float64),
-            kinks=(0.0,), output_range=(0.0, np.inf),
+            "relu",
+            lambda z: np.maximum(z, 0.0),
+            lambda z: (z > 0).astype(np.float64),
+            kinks=(0.0,),
+            output_range=(0.0, np.inf),
         ),
         leaky_relu(),
         Elementwise("sigmoid", _sigmoid, _sigmoid_prime, output_range=(0.0, 1.0)),
-        Elementwise(
-            "tanh", np.tanh, lambda z: 1.0 - np.tanh(z) ** 2, output_range=(-1.0, 1.0)
-        ),
+        Elementwise("tanh", np.tanh, lambda z: 1.0 - np.tanh(z) ** 2, output_range=(-1.0, 1.0)),
         Elementwise(
             "softplus", lambda z: np.logaddexp(0.0, z), _sigmoid, output_range=(0.0, np.inf)
         ),

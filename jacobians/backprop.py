@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from ._typing import Matrix
 from .network import Network, forward
 from .parameters import Parameters
@@ -38,21 +36,23 @@ def output_delta(net: Network, params: Parameters, z: Matrix, a: Matrix) -> Matr
 def vectorized_route(net: Network, params: Parameters) -> VectorizedRoute:
     """Backpropagation by ``δ[l] = (W[l+1]ᵀ δ[l+1]) ⊙ g'(z[l])`` and ``dW = (1/B) Δ Aᵀ``.
 
+    >>> import numpy as np
     >>> net = Network.from_spec("1-1", "identity", "mse")
-    >>> p = Parameters((np.array([[2.0]]),), (np.array([0.0]),), np.array([[3.0]]), np.array([[1.0]]))
+    >>> W, b, x, y = np.array([[2.0]]), np.array([0.0]), np.array([[3.0]]), np.array([[1.0]])
+    >>> p = Parameters((W,), (b,), x, y)
     >>> vectorized_route(net, p).gradients["dW1"].tolist()   # (2·3 − 1)·3
     [[15.0]]
     """
     cache = forward(net, params)
     L, B = net.depth, params.batch
     deltas: dict[str, Matrix] = {f"delta{L}": output_delta(net, params, cache.z[L], cache.a[L])}
-    for l in range(L - 1, 0, -1):  # noqa: E741
+    for l in range(L - 1, 0, -1):
         back = params.W[l].T @ deltas[f"delta{l + 1}"]
         deltas[f"delta{l}"] = net.activations[l - 1].vjp(cache.z[l], back)
     gradients: dict[str, Matrix] = {}
-    for l in range(1, L + 1):  # noqa: E741
+    for l in range(1, L + 1):
         D = deltas[f"delta{l}"]
         gradients[f"dW{l}"] = (D @ cache.a[l - 1].T) / B
         gradients[f"db{l}"] = D.sum(axis=1) / B
-    ordered = {f"delta{l}": deltas[f"delta{l}"] for l in range(1, L + 1)}  # noqa: E741
+    ordered = {f"delta{l}": deltas[f"delta{l}"] for l in range(1, L + 1)}
     return VectorizedRoute(gradients, ordered)

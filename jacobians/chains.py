@@ -31,7 +31,9 @@ from .network import Cache, Network, forward
 from .parameters import Parameters
 
 
-def example_jacobians(net: Network, params: Parameters, cache: Cache, i: int = 0) -> dict[str, Matrix]:
+def example_jacobians(
+    net: Network, params: Parameters, cache: Cache, i: int = 0
+) -> dict[str, Matrix]:
     """Every Jacobian of example ``i`` by its NOTATION name: ``J_L_a3``, ``J_a3_z3``, ``J_z3_a2``,
     ``J_z3_W3``, ``J_z3_b3``, …, and ``J_L_z3`` when the output pair is fused."""
     L = net.depth
@@ -39,7 +41,7 @@ def example_jacobians(net: Network, params: Parameters, cache: Cache, i: int = 0
     out: dict[str, Matrix] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
         out[f"J_L_a{L}"] = net.loss.row(cache.a[L][:, i], y)
-    for l in range(L, 0, -1):  # noqa: E741
+    for l in range(L, 0, -1):
         out[f"J_a{l}_z{l}"] = jacobian_a_z(net.activations[l - 1], cache.z[l][:, i])
         if l > 1:
             out[f"J_z{l}_a{l - 1}"] = jacobian_z_a(params.W[l - 1])
@@ -58,7 +60,7 @@ def jacobian_shapes(net: Network) -> dict[str, tuple[int, int]]:
     """
     n, L = net.sizes, net.depth
     shapes: dict[str, tuple[int, int]] = {f"J_L_a{L}": (1, n[L])}
-    for l in range(L, 0, -1):  # noqa: E741
+    for l in range(L, 0, -1):
         shapes[f"J_a{l}_z{l}"] = (n[l], n[l])
         if l > 1:
             shapes[f"J_z{l}_a{l - 1}"] = (n[l], n[l - 1])
@@ -84,7 +86,9 @@ def output_factors(net: Network, jac: dict[str, Matrix]) -> tuple[list[Factor], 
     return [Factor(f"J_L_z{L}", fused)], None
 
 
-def chain(net: Network, jac: dict[str, Matrix], head: list[Factor], l: int, end: str) -> list[Factor]:  # noqa: E741
+def chain(
+    net: Network, jac: dict[str, Matrix], head: list[Factor], l: int, end: str
+) -> list[Factor]:
     """The factors of ``∂L/∂<end>`` for layer ``l``: ``head`` (the loss end), then
     ``∂z[k]/∂a[k-1] · ∂a[k-1]/∂z[k-1]`` for ``k = L … l+1``, then ``∂z[l]/∂<end>``.
 
@@ -125,11 +129,17 @@ class JacobianRoute:
     notes: tuple[str, ...] = field(default=())
 
 
-def _report(target: str, product: Product, factors: list[Factor], shape: tuple[int, ...]) -> ChainReport:
+def _report(
+    target: str, product: Product, factors: list[Factor], shape: tuple[int, ...]
+) -> ChainReport:
     r, c = product.value.shape
     return ChainReport(
-        target, tuple((f.name, f.shape) for f in factors), (int(r), int(c)), shape,
-        product.multiply_adds, product.expression,
+        target,
+        tuple((f.name, f.shape) for f in factors),
+        (int(r), int(c)),
+        shape,
+        product.multiply_adds,
+        product.expression,
     )
 
 
@@ -142,8 +152,11 @@ def jacobian_route(net: Network, params: Parameters, order: str = "reverse") -> 
     """
     cache = forward(net, params)
     L, B = net.depth, params.batch
-    sums = {f"d{p}{l}": 0.0 for l in range(1, L + 1) for p in "Wb"}  # noqa: E741
-    deltas = {f"delta{l}": np.zeros((net.sizes[l], B)) for l in range(1, L + 1)}  # noqa: E741
+    sums: dict[str, Matrix] = {}
+    for l in range(1, L + 1):
+        sums[f"dW{l}"] = np.zeros(net.weight_shape(l))
+        sums[f"db{l}"] = np.zeros(net.sizes[l])
+    deltas = {f"delta{l}": np.zeros((net.sizes[l], B)) for l in range(1, L + 1)}
     reports: list[ChainReport] = []
     total, fused_at, gaps = 0, [], []
     jac0: dict[str, Matrix] = {}
@@ -155,7 +168,7 @@ def jacobian_route(net: Network, params: Parameters, order: str = "reverse") -> 
             gaps.append(gap)
         if head[0].name.startswith("J_L_z"):
             fused_at.append(i)
-        for l in range(1, L + 1):  # noqa: E741
+        for l in range(1, L + 1):
             for end in ("z", "W", "b"):
                 factors = chain(net, jac, head, l, end)
                 product = multiply(factors, order)
@@ -184,6 +197,13 @@ def jacobian_route(net: Network, params: Parameters, order: str = "reverse") -> 
             f"row ∂L/∂z[{L}] = (a[{L}] − y)ᵀ there"
         )
     return JacobianRoute(
-        gradients, deltas, jac0, tuple(reports), order, total, tuple(fused_at),
-        max(gaps) if gaps else None, tuple(notes),
+        gradients,
+        deltas,
+        jac0,
+        tuple(reports),
+        order,
+        total,
+        tuple(fused_at),
+        max(gaps) if gaps else None,
+        tuple(notes),
     )

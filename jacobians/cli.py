@@ -74,27 +74,45 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=COMPARE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    compare.add_argument("--sizes", help="layer sizes n_0,…,n_L, e.g. 3,4,2,1 or 3-4-2-1 "
-                         "(default 3-4-2-1, or read off --params)")
-    compare.add_argument("--activations", help="one per layer, comma-separated: identity, relu, "
-                         "leaky_relu[:slope], sigmoid, tanh, softplus, square, softmax "
-                         "(default relu for hidden layers, sigmoid for the output)")
+    compare.add_argument(
+        "--sizes",
+        help="layer sizes n_0,…,n_L, e.g. 3,4,2,1 or 3-4-2-1 "
+        "(default 3-4-2-1, or read off --params)",
+    )
+    compare.add_argument(
+        "--activations",
+        help="one per layer, comma-separated: identity, relu, "
+        "leaky_relu[:slope], sigmoid, tanh, softplus, square, softmax "
+        "(default relu for hidden layers, sigmoid for the output)",
+    )
     compare.add_argument("--loss", default="bce", help="bce, ce, mse or sum (default bce)")
     source = compare.add_mutually_exclusive_group()
-    source.add_argument("--seed", type=int, help=f"random parameters from this seed "
-                        f"(default {DEFAULT_SEED})")
-    source.add_argument("--params", metavar="FILE", help="read W1, b1, …, x, y from a .json, "
-                        ".toml or .npz file")
-    compare.add_argument("--batch", type=_positive_int, help="examples in the batch, as columns "
-                         "of x (default 1; with --params, taken from the file)")
-    compare.add_argument("--order", default="reverse", choices=("reverse", "forward", "optimal"),
-                         help="how each chain is multiplied: reverse (loss side first, "
-                         "backprop), forward (parameter side first) or optimal (fewest "
-                         "multiply–adds); default reverse")
-    compare.add_argument("--step", type=_positive_float, default=None,
-                         help="finite-difference step h (default 1e-6)")
-    compare.add_argument("--digits", type=_positive_int, default=6,
-                         help="digits printed after the point (default 6)")
+    source.add_argument(
+        "--seed", type=int, help=f"random parameters from this seed (default {DEFAULT_SEED})"
+    )
+    source.add_argument(
+        "--params", metavar="FILE", help="read W1, b1, …, x, y from a .json, .toml or .npz file"
+    )
+    compare.add_argument(
+        "--batch",
+        type=_positive_int,
+        help="examples in the batch, as columns "
+        "of x (default 1; with --params, taken from the file)",
+    )
+    compare.add_argument(
+        "--order",
+        default="reverse",
+        choices=("reverse", "forward", "optimal"),
+        help="how each chain is multiplied: reverse (loss side first, "
+        "backprop), forward (parameter side first) or optimal (fewest "
+        "multiply–adds); default reverse",
+    )
+    compare.add_argument(
+        "--step", type=_positive_float, default=None, help="finite-difference step h (default 1e-6)"
+    )
+    compare.add_argument(
+        "--digits", type=_positive_int, default=6, help="digits printed after the point (default 6)"
+    )
     compare.add_argument("--json", action="store_true", help="print one JSON object instead")
     compare.set_defaults(handler=_compare)
     return parser
@@ -104,8 +122,8 @@ def _compare(args: argparse.Namespace) -> int:
     from .compare import compare
     from .network import DEFAULT_SIZES, Network, parse_sizes
     from .numerical import DEFAULT_STEP
-    from .paramfile import read
     from .parameters import init_parameters, parameters_from_arrays, sizes_from_arrays
+    from .paramfile import read
     from .report import comparison_json, format_comparison
 
     arrays = read(args.params) if args.params else None
@@ -122,8 +140,10 @@ def _compare(args: argparse.Namespace) -> int:
     if arrays is not None:
         params = parameters_from_arrays(net, arrays)
         if args.batch is not None and args.batch != params.batch:
-            raise UsageError(f"--batch: expected {params.batch} to match x in {args.params} "
-                             f"(n_0 × B), got {args.batch}; leave --batch out with --params")
+            raise UsageError(
+                f"--batch: expected {params.batch} to match x in {args.params} "
+                f"(n_0 × B), got {args.batch}; leave --batch out with --params"
+            )
         source: dict[str, object] = {"params": args.params}
         label = f"parameters from {args.params}"
     else:

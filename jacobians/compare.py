@@ -37,7 +37,9 @@ class Difference:
     agree: bool
 
 
-def difference(a: Matrix, b: Matrix, rtol: float, atol: float, mask: Matrix | None = None) -> Difference:
+def difference(
+    a: Matrix, b: Matrix, rtol: float, atol: float, mask: Matrix | None = None
+) -> Difference:
     """Compare ``a`` with ``b`` where ``mask`` is True (everywhere by default)."""
     keep = np.ones(a.shape, dtype=bool) if mask is None else mask
     if not keep.any():
@@ -96,10 +98,15 @@ def compare(
     )
     numeric_atol = NUMERICAL_ATOL * max(1.0, abs(J))
     numeric = {
-        k: difference(num.gradients[k], vec.gradients[k], NUMERICAL_RTOL, numeric_atol, ~num.kinks[k])
+        k: difference(
+            num.gradients[k], vec.gradients[k], NUMERICAL_RTOL, numeric_atol, ~num.kinks[k]
+        )
         for k in vec.gradients
     }
-    fused_ok = jac.fused_gap is None or jac.fused_gap <= EXACT_RTOL * max(
-        1.0, float(np.max(np.abs(vec.deltas[f"delta{net.depth}"])))
-    ) + EXACT_ATOL
+    fused_ok = (
+        jac.fused_gap is None
+        or jac.fused_gap
+        <= EXACT_RTOL * max(1.0, float(np.max(np.abs(vec.deltas[f"delta{net.depth}"]))))
+        + EXACT_ATOL
+    )
     return Comparison(net, params, J, jac, vec, num, exact, numeric, fused_ok)

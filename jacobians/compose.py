@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
+from itertools import pairwise
 
 import numpy as np
 
@@ -55,12 +56,14 @@ def dimensions(factors: Sequence[Factor]) -> list[int]:
     if not factors:
         raise ShapeError(message("chain", "at least one Jacobian", "none"))
     dims = [factors[0].shape[0]]
-    for left, right in zip(factors, factors[1:], strict=False):
+    for left, right in pairwise(factors):
         if left.shape[1] != right.shape[0]:
             raise ShapeError(
-                message(f"chain {left.name}·{right.name}",
-                        f"{right.name} with {left.shape[1]} rows",
-                        f"shapes {shape_str(left.shape)} and {shape_str(right.shape)}")
+                message(
+                    f"chain {left.name}·{right.name}",
+                    f"{right.name} with {left.shape[1]} rows",
+                    f"shapes {shape_str(left.shape)} and {shape_str(right.shape)}",
+                )
             )
     dims.extend(f.shape[1] for f in factors)
     return dims
@@ -103,7 +106,9 @@ def optimal_splits(dims: Sequence[int]) -> tuple[int, list[list[int]]]:
     return cost[0][K - 1], split
 
 
-def _evaluate(factors: Sequence[Factor], split: list[list[int]], i: int, j: int) -> tuple[Matrix, str]:
+def _evaluate(
+    factors: Sequence[Factor], split: list[list[int]], i: int, j: int
+) -> tuple[Matrix, str]:
     if i == j:
         return factors[i].matrix, factors[i].name
     s = split[i][j]
@@ -115,7 +120,8 @@ def _evaluate(factors: Sequence[Factor], split: list[list[int]], i: int, j: int)
 def multiply(factors: Sequence[Factor], order: str = "reverse") -> Product:
     """The product ``F_1 · F_2 ⋯ F_K`` in the given order, with its multiply–add count.
 
-    >>> a = Factor("A", np.ones((1, 3))); b = Factor("B", np.ones((3, 3))); c = Factor("C", np.eye(3))
+    >>> a, b = Factor("A", np.ones((1, 3))), Factor("B", np.ones((3, 3)))
+    >>> c = Factor("C", np.eye(3))
     >>> p = multiply([a, b, c], "forward"); p.value.tolist(), p.multiply_adds, p.expression
     ([[3.0, 3.0, 3.0]], 36, '(A·(B·C))')
     >>> multiply([a, b, c], "reverse").multiply_adds
@@ -146,13 +152,15 @@ def row_to_matrix(row: Matrix, shape: tuple[int, int]) -> Matrix:
     """
     n, m = shape
     if row.shape != (1, n * m):
-        raise ShapeError(message("row", f"shape 1×{n * m} to reshape into {n}×{m}",
-                                 shape_str(row.shape)))
+        raise ShapeError(
+            message("row", f"shape 1×{n * m} to reshape into {n}×{m}", shape_str(row.shape))
+        )
     return row.reshape(n, m, order="C")
 
 
 def row_to_vector(row: Matrix) -> Matrix:
-    """``∂L/∂b`` (``1 × n``) as ``db`` (``n``): a gradient has the shape of what it differentiates."""
+    """``∂L/∂b`` (``1 × n``) as ``db`` (``n``): a gradient has the shape of what it
+    differentiates."""
     if row.ndim != 2 or row.shape[0] != 1:
         raise ShapeError(message("row", "shape 1×n", shape_str(row.shape)))
     return row.reshape(-1)

@@ -25,7 +25,8 @@ from .errors import ShapeError, message, shape_str
 
 
 def preactivation(W: Matrix, b: Vector, a_prev: FloatArray) -> FloatArray:
-    """``z = W a + b``: ``(n, m)``, ``(n,)`` and ``(m,)`` or ``(m, B)`` in, ``(n,)`` or ``(n, B)`` out."""
+    """``z = W a + b``: ``W`` is ``(n, m)``, ``b`` ``(n,)``, ``a`` ``(m,)`` or ``(m, B)``;
+    ``z`` is ``(n,)`` or ``(n, B)``."""
     if a_prev.shape[0] != W.shape[1]:
         raise ShapeError(
             message(
@@ -46,7 +47,9 @@ def forward(
     return z, g(z)
 
 
-def jacobian_z_W(a_prev: Vector, n: int) -> Matrix:
+def jacobian_z_W(  # noqa: N802 (W is the matrix's name)
+    a_prev: Vector, n: int
+) -> Matrix:
     """``∂z/∂vec(W) = I_n ⊗ aᵀ``, shape ``(n, n·m)`` for ``a`` of shape ``(m,)``.
 
     >>> jacobian_z_W(np.array([1.0, 2.0]), 2).tolist()
@@ -54,8 +57,10 @@ def jacobian_z_W(a_prev: Vector, n: int) -> Matrix:
     """
     a = np.asarray(a_prev, dtype=np.float64)
     if a.ndim != 1:
-        raise ShapeError(message("a[l-1]", "one example, shape (m,)", f"shape {shape_str(a.shape)}"))
-    return np.kron(np.eye(n), a.reshape(1, -1))
+        raise ShapeError(
+            message("a[l-1]", "one example, shape (m,)", f"shape {shape_str(a.shape)}")
+        )
+    return np.asarray(np.kron(np.eye(n), a.reshape(1, -1)), dtype=np.float64)
 
 
 def jacobian_z_b(n: int) -> Matrix:
@@ -69,5 +74,6 @@ def jacobian_z_a(W: Matrix) -> Matrix:
 
 
 def jacobian_a_z(g: Activation, z: Vector) -> Matrix:
-    """``∂a/∂z``: ``diag(g'(z))`` for an elementwise ``g``, ``diag(s) − s sᵀ`` for softmax; ``(n, n)``."""
+    """``∂a/∂z``: ``diag(g'(z))`` for an elementwise ``g``, ``diag(s) − s sᵀ`` for softmax;
+    shape ``(n, n)``."""
     return g.jacobian(np.asarray(z, dtype=np.float64))

@@ -5,13 +5,15 @@ the cost is their mean. The losses:
 
 - ``bce``: ``L = −Σ_i [y_i log ŷ_i + (1 − y_i) log(1 − ŷ_i)]``, ``∂L/∂ŷ = (ŷ − y) / (ŷ(1 − ŷ))``;
   needs ``0 ≤ y ≤ 1`` and outputs in ``[0, 1]``.
-- ``ce``: ``L = −Σ_i y_i log ŷ_i``, ``∂L/∂ŷ_i = −y_i / ŷ_i`` (0 where ``y_i = 0``); needs one-hot ``y``.
+- ``ce``: ``L = −Σ_i y_i log ŷ_i``, ``∂L/∂ŷ_i = −y_i / ŷ_i`` (0 where ``y_i = 0``); needs one-hot
+  ``y``.
 - ``mse``: ``L = ½ Σ_i (ŷ_i − y_i)²``, ``∂L/∂ŷ = (ŷ − y)ᵀ``.
 - ``sum``: ``L = Σ_i ŷ_i`` (the foundations chapter's ``Λ``), ``∂L/∂ŷ = 1ᵀ``; it ignores ``y``.
 
-How ``bce`` and ``ce`` treat ``ŷ = 0`` or ``1``: ``0 · log 0`` is taken as 0 (``scipy.special.xlogy``),
-so a confident *right* answer costs 0 (and its ``∂L/∂ŷ`` is finite: ``−1`` at ``ŷ = y = 1``); a
-confident *wrong* one costs ``+∞`` with ``∂L/∂ŷ = ±∞``, the true values, not errors. A network whose output pair is fused (sigmoid with bce, softmax with ce,
+How ``bce`` and ``ce`` treat ``ŷ = 0`` or ``1``: ``0 · log 0`` is taken as 0
+(``scipy.special.xlogy``), so a confident *right* answer costs 0 (and its ``∂L/∂ŷ`` is finite:
+``−1`` at ``ŷ = y = 1``); a confident *wrong* one costs ``+∞`` with ``∂L/∂ŷ = ±∞``, the true
+values, not errors. A network whose output pair is fused (sigmoid with bce, softmax with ce,
 see :data:`FUSED`) never evaluates these: it computes the loss from the logits ``z[L]`` with
 ``log_expit`` / ``log_softmax``, which stay finite for logits of ±1000, and its gradient from
 ``∂L/∂z[L] = (a[L] − y)ᵀ``.
@@ -110,7 +112,7 @@ class Loss:
         return self.gradient_fn(_f64(yhat), _f64(y))
 
     def row(self, yhat: FloatArray, y: FloatArray) -> Matrix:
-        """``∂L/∂ŷ`` as the Jacobian of a scalar: a row, shape ``(1, n)`` for ``ŷ`` of shape ``(n,)``.
+        """``∂L/∂ŷ``, the Jacobian of a scalar: a row, shape ``(1, n)`` for ``ŷ`` of shape ``(n,)``.
 
         >>> LOSSES["mse"].row(np.array([1.0, 2.0]), np.array([0.0, 0.0])).tolist()
         [[1.0, 2.0]]
@@ -123,21 +125,31 @@ class Loss:
             return
         problem = self.check_target(_f64(y))
         if problem is not None:
-            raise InvalidValueError(
-                message(what, f"{self.target} for loss {self.name!r}", problem)
-            )
+            raise InvalidValueError(message(what, f"{self.target} for loss {self.name!r}", problem))
 
 
 LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (
-        Loss("bce", _bce, _bce_grad, "values in [0, 1]", _check_probability,
-             needs_probabilities=True),
-        Loss("ce", _ce, _ce_grad, "one-hot columns (one 1, the rest 0)", _check_one_hot,
-             needs_probabilities=True),
+        Loss(
+            "bce", _bce, _bce_grad, "values in [0, 1]", _check_probability, needs_probabilities=True
+        ),
+        Loss(
+            "ce",
+            _ce,
+            _ce_grad,
+            "one-hot columns (one 1, the rest 0)",
+            _check_one_hot,
+            needs_probabilities=True,
+        ),
         Loss("mse", _mse, lambda yhat, y: yhat - y),
-        Loss("sum", _sum, lambda yhat, y: np.ones_like(yhat), "nothing (sum ignores y)",
-             needs_target=False),
+        Loss(
+            "sum",
+            _sum,
+            lambda yhat, y: np.ones_like(yhat),
+            "nothing (sum ignores y)",
+            needs_target=False,
+        ),
     )
 }
 

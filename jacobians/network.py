@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -116,14 +117,14 @@ class Network:
         """``'3-4-2-1'``."""
         return "-".join(map(str, self.sizes))
 
-    def weight_shape(self, l: int) -> tuple[int, int]:  # noqa: E741
+    def weight_shape(self, l: int) -> tuple[int, int]:
         """``W[l]`` is ``n_l × n_{l-1}`` (``l`` counts from 1)."""
         return self.sizes[l], self.sizes[l - 1]
 
     @property
     def parameter_count(self) -> int:
         """``Σ_l n_l·n_{l-1} + n_l``."""
-        return sum(n * m + n for m, n in zip(self.sizes, self.sizes[1:], strict=False))
+        return sum(n * m + n for m, n in pairwise(self.sizes))
 
     @property
     def fused(self) -> FusedOutput | None:
@@ -151,7 +152,7 @@ def forward(net: Network, params: Parameters) -> Cache:
     """Run ``z[l] = W[l] a[l-1] + b[l]``, ``a[l] = g[l](z[l])`` on the whole batch ``x``."""
     zs: list[FloatArray] = [np.empty((0, params.batch))]
     acts: list[FloatArray] = [params.x]
-    for l, g in enumerate(net.activations, start=1):  # noqa: E741
+    for l, g in enumerate(net.activations, start=1):
         z, a = layer_forward(params.W[l - 1], params.b[l - 1], acts[-1], g)
         zs.append(z)
         acts.append(a)
@@ -179,21 +180,34 @@ def check_finite(net: Network, params: Parameters, cache: Cache | None = None) -
     cache = forward(net, params) if cache is None else cache
     values = losses(net, params, cache)
     bad = np.flatnonzero(~np.isfinite(values))
-    hint = ("the output saturates: end in a fused pair (sigmoid with bce, softmax with ce), "
-            "or use smaller weights")
+    hint = (
+        "the output saturates: end in a fused pair (sigmoid with bce, softmax with ce), "
+        "or use smaller weights"
+    )
     if bad.size:
         i = int(bad[0])
-        raise InvalidValueError(message(
-            "parameters", f"a finite {net.loss.name} loss", f"{values[i]} for example {i} "
-            f"(ŷ = {np.array2string(cache.a[-1][:, i], precision=6)})", hint))
+        raise InvalidValueError(
+            message(
+                "parameters",
+                f"a finite {net.loss.name} loss",
+                f"{values[i]} for example {i} "
+                f"(ŷ = {np.array2string(cache.a[-1][:, i], precision=6)})",
+                hint,
+            )
+        )
     if net.fused is None:
         with np.errstate(all="ignore"):
             row = net.loss.gradient(cache.a[-1], params.target(net))
         if not np.all(np.isfinite(row)):
             i = int(np.argwhere(~np.isfinite(row))[0][1])
-            raise InvalidValueError(message(
-                "parameters", f"a finite ∂L/∂ŷ for {net.loss.name}",
-                f"infinity for example {i}", hint))
+            raise InvalidValueError(
+                message(
+                    "parameters",
+                    f"a finite ∂L/∂ŷ for {net.loss.name}",
+                    f"infinity for example {i}",
+                    hint,
+                )
+            )
 
 
 def check_compatible(net: Network, params: Parameters) -> None:

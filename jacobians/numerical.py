@@ -39,7 +39,7 @@ class NumericalRoute:
 def _perturbed(params: Parameters, name: str, index: tuple[int, ...], delta: float) -> Parameters:
     W, b = list(params.W), list(params.b)
     target = W if name[0] == "W" else b
-    l = int(name[1:]) - 1  # noqa: E741
+    l = int(name[1:]) - 1
     array = target[l].copy()
     array[index] += delta
     target[l] = array
@@ -47,7 +47,7 @@ def _perturbed(params: Parameters, name: str, index: tuple[int, ...], delta: flo
 
 
 def _kink_inputs(net: Network, cache: Cache) -> Iterator[FloatArray]:
-    for l, g in enumerate(net.activations, start=1):  # noqa: E741
+    for l, g in enumerate(net.activations, start=1):
         for kink in g.kinks:
             yield cache.z[l] - kink
 
@@ -69,19 +69,23 @@ def numerical_route(net: Network, params: Parameters, step: float = DEFAULT_STEP
     """``(J(θ + h e_k) − J(θ − h e_k)) / 2h`` for every entry ``k`` of every ``W[l]`` and ``b[l]``.
 
     >>> net = Network.from_spec("1-1", "identity", "mse")
-    >>> p = Parameters((np.array([[2.0]]),), (np.array([0.0]),), np.array([[3.0]]), np.array([[1.0]]))
+    >>> W, b, x, y = np.array([[2.0]]), np.array([0.0]), np.array([[3.0]]), np.array([[1.0]])
+    >>> p = Parameters((W,), (b,), x, y)
     >>> round(float(numerical_route(net, p).gradients["dW1"][0, 0]), 6)
     15.0
     """
     gradients: dict[str, Matrix] = {}
     kinks: dict[str, np.ndarray] = {}
     base = forward(net, params)
-    for l in range(1, net.depth + 1):  # noqa: E741
+    for l in range(1, net.depth + 1):
         for name, value in ((f"W{l}", params.W[l - 1]), (f"b{l}", params.b[l - 1])):
             grad = np.zeros_like(value)
             flags = np.zeros(value.shape, dtype=bool)
             for index in np.ndindex(value.shape):
-                up, down = _perturbed(params, name, index, step), _perturbed(params, name, index, -step)
+                up, down = (
+                    _perturbed(params, name, index, step),
+                    _perturbed(params, name, index, -step),
+                )
                 cu, cd = forward(net, up), forward(net, down)
                 grad[index] = (cost(net, up, cu) - cost(net, down, cd)) / (2 * step)
                 flags[index] = crosses_kink(net, (cd, base, cu))

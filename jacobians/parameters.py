@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,7 +27,8 @@ _NAME = re.compile(r"^(W|b)([1-9][0-9]*)$")
 
 @dataclass(frozen=True)
 class Parameters:
-    """``W[l]`` (``n_l × n_{l-1}``), ``b[l]`` (``n_l``) for ``l = 1..L``, ``x`` (``n_0 × B``), ``y``."""
+    """``W[l]`` (``n_l × n_{l-1}``), ``b[l]`` (``n_l``) for ``l = 1..L``; ``x`` (``n_0 × B``), ``y``
+    (``n_L × B``, or ``None`` for a loss that ignores it)."""
 
     W: tuple[Matrix, ...]
     b: tuple[Vector, ...]
@@ -54,10 +56,13 @@ class Parameters:
         depth = len(sizes) - 1
         if len(self.W) != depth or len(self.b) != depth:
             raise ShapeError(
-                message("parameters", f"{depth} weight matrices and bias vectors",
-                        f"{len(self.W)} and {len(self.b)}")
+                message(
+                    "parameters",
+                    f"{depth} weight matrices and bias vectors",
+                    f"{len(self.W)} and {len(self.b)}",
+                )
             )
-        for l in range(1, depth + 1):  # noqa: E741
+        for l in range(1, depth + 1):
             _expect(f"W{l}", self.W[l - 1], (sizes[l], sizes[l - 1]))
             _expect(f"b{l}", self.b[l - 1], (sizes[l],))
         _expect("x", self.x, (sizes[0], self.batch))
@@ -67,7 +72,7 @@ class Parameters:
     def arrays(self) -> dict[str, FloatArray]:
         """``{'W1': …, 'b1': …, …, 'x': …, 'y': …}`` (``y`` left out when absent)."""
         out: dict[str, FloatArray] = {}
-        for l, (W, b) in enumerate(zip(self.W, self.b, strict=True), start=1):  # noqa: E741
+        for l, (W, b) in enumerate(zip(self.W, self.b, strict=True), start=1):
             out[f"W{l}"], out[f"b{l}"] = W, b
         out["x"] = self.x
         if self.y is not None:
@@ -95,9 +100,7 @@ def init_parameters(net: Network, seed: int = 0, batch: int = 1) -> Parameters:
     if batch < 1:
         raise InvalidValueError(message("batch", "at least 1 example", str(batch)))
     rng = np.random.default_rng(seed)
-    W = tuple(
-        rng.standard_normal((n, m)) / np.sqrt(m) for m, n in zip(net.sizes, net.sizes[1:], strict=False)
-    )
+    W = tuple(rng.standard_normal((n, m)) / np.sqrt(m) for m, n in pairwise(net.sizes))
     b = tuple(0.1 * rng.standard_normal(n) for n in net.sizes[1:])
     x = rng.standard_normal((net.sizes[0], batch))
     n_out = net.sizes[-1]
@@ -140,8 +143,11 @@ def _as_columns(name: str, array: FloatArray, rows: int) -> Matrix:
     if array.ndim == 2 and array.shape[0] == rows:
         return array
     raise ShapeError(
-        message(f"array {name!r}", f"shape {rows} (one example) or {rows}×B (a batch as columns)",
-                shape_str(array.shape))
+        message(
+            f"array {name!r}",
+            f"shape {rows} (one example) or {rows}×B (a batch as columns)",
+            shape_str(array.shape),
+        )
     )
 
 
@@ -150,8 +156,8 @@ def sizes_from_arrays(arrays: Mapping[str, object]) -> tuple[int, ...]:
     depth = max((int(m.group(2)) for k in arrays if (m := _NAME.match(k))), default=0)
     if depth == 0:
         raise ParameterFileError(message("parameters", "arrays W1, b1, …, x", "no W1"))
-    shapes = []
-    for l in range(1, depth + 1):  # noqa: E741
+    shapes: list[tuple[int, ...]] = []
+    for l in range(1, depth + 1):
         if f"W{l}" not in arrays:
             raise ParameterFileError(message("parameters", f"array 'W{l}'", "none"))
         W = _as_float_array(f"W{l}", arrays[f"W{l}"])
@@ -160,8 +166,14 @@ def sizes_from_arrays(arrays: Mapping[str, object]) -> tuple[int, ...]:
         if shapes and W.shape[1] != shapes[-1][0]:
             rows = shapes[-1][0]
             hint = f"did you pass W{l}ᵀ?" if W.shape[0] == rows else "W[l] is n_l × n_{l-1}"
-            raise ShapeError(message(f"array 'W{l}'", f"{rows} columns to match the {rows} rows "
-                                     f"of W{l - 1}", f"shape {shape_str(W.shape)}", hint))
+            raise ShapeError(
+                message(
+                    f"array 'W{l}'",
+                    f"{rows} columns to match the {rows} rows of W{l - 1}",
+                    f"shape {shape_str(W.shape)}",
+                    hint,
+                )
+            )
         shapes.append(W.shape)
     return (shapes[0][1], *(s[0] for s in shapes))
 
@@ -174,23 +186,30 @@ def parameters_from_arrays(net: Network, arrays: Mapping[str, object]) -> Parame
     infinite values, and ``y`` the loss does not accept.
     """
     depth = net.depth
-    expected = [f"{p}{l}" for l in range(1, depth + 1) for p in "Wb"] + ["x"]  # noqa: E741
+    expected = [f"{p}{l}" for l in range(1, depth + 1) for p in "Wb"] + ["x"]
     if net.loss.needs_target:
         expected.append("y")
     missing = [k for k in expected if k not in arrays]
     if missing:
         raise ParameterFileError(
-            message("parameters", f"arrays {', '.join(expected)} for {net.spec}",
-                    f"no {', '.join(repr(k) for k in missing)}")
+            message(
+                "parameters",
+                f"arrays {', '.join(expected)} for {net.spec}",
+                f"no {', '.join(repr(k) for k in missing)}",
+            )
         )
     extra = sorted(set(arrays) - set(expected) - {"y"})
     if extra:
         raise ParameterFileError(
-            message("parameters", f"only {', '.join(expected)} for the {depth}-layer {net.spec}",
-                    f"also {', '.join(repr(k) for k in extra)}", "check --sizes")
+            message(
+                "parameters",
+                f"only {', '.join(expected)} for the {depth}-layer {net.spec}",
+                f"also {', '.join(repr(k) for k in extra)}",
+                "check --sizes",
+            )
         )
-    W = tuple(_as_float_array(f"W{l}", arrays[f"W{l}"]) for l in range(1, depth + 1))  # noqa: E741
-    b = tuple(_as_float_array(f"b{l}", arrays[f"b{l}"]) for l in range(1, depth + 1))  # noqa: E741
+    W = tuple(_as_float_array(f"W{l}", arrays[f"W{l}"]) for l in range(1, depth + 1))
+    b = tuple(_as_float_array(f"b{l}", arrays[f"b{l}"]) for l in range(1, depth + 1))
     b = tuple(v.reshape(-1) if v.ndim == 2 and v.shape[1] == 1 else v for v in b)
     x = _as_columns("x", _as_float_array("x", arrays["x"]), net.sizes[0])
     y = None
@@ -198,8 +217,11 @@ def parameters_from_arrays(net: Network, arrays: Mapping[str, object]) -> Parame
         y = _as_columns("y", _as_float_array("y", arrays["y"]), net.sizes[-1])
         if y.shape[1] != x.shape[1]:
             raise ShapeError(
-                message("array 'y'", f"{x.shape[1]} columns, one per example of x",
-                        f"shape {shape_str(y.shape)}")
+                message(
+                    "array 'y'",
+                    f"{x.shape[1]} columns, one per example of x",
+                    f"shape {shape_str(y.shape)}",
+                )
             )
     params = Parameters(W, b, x, y)
     from .network import check_compatible

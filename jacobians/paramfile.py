@@ -25,8 +25,11 @@ def read(path: str | Path) -> dict[str, object]:
     p = Path(path)
     what = f"parameter file {str(p)!r}"
     if p.suffix.lower() not in FORMATS:
-        raise ParameterFileError(message(what, f"a name ending in {', '.join(FORMATS)}",
-                                         repr(p.suffix or "no extension")))
+        raise ParameterFileError(
+            message(
+                what, f"a name ending in {', '.join(FORMATS)}", repr(p.suffix or "no extension")
+            )
+        )
     try:
         if p.suffix.lower() == ".npz":
             with np.load(p, allow_pickle=False) as data:
@@ -39,7 +42,9 @@ def read(path: str | Path) -> dict[str, object]:
     try:
         data = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
     except json.JSONDecodeError as e:
-        raise ParameterFileError(message(what, "valid JSON", f"{e.msg} at line {e.lineno}")) from None
+        raise ParameterFileError(
+            message(what, "valid JSON", f"{e.msg} at line {e.lineno}")
+        ) from None
     except tomllib.TOMLDecodeError as e:
         raise ParameterFileError(message(what, "valid TOML", str(e))) from None
     if not isinstance(data, dict):
@@ -58,5 +63,8 @@ def write(path: str | Path, arrays: dict[str, FloatArray]) -> None:
     elif suffix == ".toml":
         p.write_text("".join(f"{k} = {json.dumps(v.tolist())}\n" for k, v in arrays.items()))
     else:
-        raise ParameterFileError(message(f"parameter file {str(p)!r}",
-                                         f"a name ending in {', '.join(FORMATS)}", repr(suffix)))
+        raise ParameterFileError(
+            message(
+                f"parameter file {str(p)!r}", f"a name ending in {', '.join(FORMATS)}", repr(suffix)
+            )
+        )

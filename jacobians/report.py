@@ -6,6 +6,7 @@ No mathematics here: every number comes from the routes; this module only lays t
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ def structure(net: Network, name: str) -> str:
     if m is None:
         return ""
     out, inp = m.groups()
-    l = int(inp[1:])  # noqa: E741
+    l = int(inp[1:])
     if out == "L":
         if inp[0] == "z":
             return f"(a[{l}] − y)ᵀ, fused {net.activations[-1].name} + {net.loss.name}"
@@ -42,20 +43,28 @@ def structure(net: Network, name: str) -> str:
 
 
 def _shape(shape: tuple[int, ...]) -> str:
-    return f"({shape_str(shape)})" if len(shape) == 2 else f"({shape_str(shape)})"
+    return f"({shape_str(shape)})"
 
 
 def chain_line(report: ChainReport) -> str:
     """``(1×1)·(1×1)·(1×2)·(2×2)·(2×8) → (1×8) → dW2 (2×4)``."""
     product = "·".join(_shape(s) for _, s in report.factors)
-    return (f"{product} → {_shape(report.product_shape)} → {report.target} "
-            f"{_shape(report.result_shape)}")
+    return (
+        f"{product} → {_shape(report.product_shape)} → {report.target} "
+        f"{_shape(report.result_shape)}"
+    )
 
 
 def _block(title: str, value: Matrix, digits: int) -> list[str]:
     shown = value.reshape(-1, 1) if value.ndim == 1 else value
-    text = np.array2string(shown, precision=digits, suppress_small=False, floatmode="fixed",
-                           sign=" ", max_line_width=10_000)
+    text = np.array2string(
+        shown,
+        precision=digits,
+        suppress_small=False,
+        floatmode="fixed",
+        sign=" ",
+        max_line_width=10_000,
+    )
     return [title, *text.splitlines()]
 
 
@@ -86,10 +95,12 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
         f"({c.jacobian.multiply_adds} multiply–adds in all)",
     ]
     if c.params.batch > 1:
-        lines.append("a batch: the Jacobian route averages the per-example chains; "
-                     "chains shown for example 0")
+        lines.append(
+            "a batch: the Jacobian route averages the per-example chains; "
+            "chains shown for example 0"
+        )
     reports = {r.target: r for r in c.jacobian.chains}
-    for l in range(L, 0, -1):  # noqa: E741
+    for l in range(L, 0, -1):
         lines += ["", f"layer {l}"]
         for target in (f"delta{l}", f"dW{l}", f"db{l}"):
             r = reports[target]
@@ -102,21 +113,27 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
                 _block("numerical", c.numerical.gradients[name], digits),
             ]
             lines += side_by_side(blocks)
-            lines.append(f"    jacobian − vectorized: {_diff(c.jacobian_vs_vectorized[name])}; "
-                         f"numerical − vectorized: {_diff(c.numerical_vs_vectorized[name])}")
+            lines.append(
+                f"    jacobian − vectorized: {_diff(c.jacobian_vs_vectorized[name])}; "
+                f"numerical − vectorized: {_diff(c.numerical_vs_vectorized[name])}"
+            )
             kinks = int(c.numerical.kinks[name].sum())
             if kinks:
-                lines.append(f"    {kinks} numerical entr{'y' if kinks == 1 else 'ies'} not "
-                             "compared: the difference stencil crosses a relu kink (z within h of 0)")
+                lines.append(
+                    f"    {kinks} numerical entr{'y' if kinks == 1 else 'ies'} not "
+                    "compared: the difference stencil crosses a relu kink (z within h of 0)"
+                )
     lines += ["", "Jacobians (example 0)"]
     for name, shape in jacobian_shapes(net).items():
         lines.append(f"  {name:<9} {shape_str(shape):>7}   {structure(net, name)}")
-    weights = sum(n * m for m, n in zip(net.sizes, net.sizes[1:], strict=False))
+    weights = sum(n * m for m, n in pairwise(net.sizes))
     biases = sum(net.sizes[1:])
     lines += ["", f"parameters: {weights} weights + {biases} biases = {net.parameter_count}"]
     if c.jacobian.fused_gap is not None:
-        lines.append(f"output: ∂L/∂a[{L}]·∂a[{L}]/∂z[{L}] equals the fused (a[{L}] − y)ᵀ to "
-                     f"{c.jacobian.fused_gap:.1e}")
+        lines.append(
+            f"output: ∂L/∂a[{L}]·∂a[{L}]/∂z[{L}] equals the fused (a[{L}] − y)ᵀ to "
+            f"{c.jacobian.fused_gap:.1e}"
+        )
     lines += [f"note: {n}" for n in c.jacobian.notes]
     jv, nv = c.largest("jacobian"), c.largest("numerical")
     lines += [
@@ -158,8 +175,11 @@ def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
         },
         "jacobian_shapes": {k: list(v) for k, v in jacobian_shapes(c.net).items()},
         "chains": {
-            r.target: {"factors": [[n, list(s)] for n, s in r.factors],
-                       "multiply_adds": r.multiply_adds, "expression": r.expression}
+            r.target: {
+                "factors": [[n, list(s)] for n, s in r.factors],
+                "multiply_adds": r.multiply_adds,
+                "expression": r.expression,
+            }
             for r in c.jacobian.chains
         },
         "multiply_adds": c.jacobian.multiply_adds,

@@ -39,7 +39,7 @@ class Softmax:
     def vjp(self, z: FloatArray, v: FloatArray) -> FloatArray:
         """``(∂s/∂z)ᵀ v = s ⊙ (v − (sᵀ v) 1)`` per column, without building the matrix."""
         s = self(z)
-        return s * (v - np.sum(s * v, axis=0, keepdims=True))
+        return np.asarray(s * (v - np.sum(s * v, axis=0, keepdims=True)), dtype=np.float64)
 
     def __repr__(self) -> str:
         return "softmax"

@@ -10,8 +10,16 @@ from jacobians.errors import InvalidValueError
 from jacobians.network import Network, check_finite
 from jacobians.parameters import Parameters, init_parameters
 
-ELEMENTWISE = ["identity", "relu", "leaky_relu", "leaky_relu:0.2", "sigmoid", "tanh",
-               "softplus", "square"]
+ELEMENTWISE = [
+    "identity",
+    "relu",
+    "leaky_relu",
+    "leaky_relu:0.2",
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "square",
+]
 ACTIVATIONS = [*ELEMENTWISE, "softmax"]
 
 
@@ -29,8 +37,9 @@ def networks(draw: st.DrawFn, max_depth: int = 4, max_width: int = 6) -> Network
 
 
 @st.composite
-def problems(draw: st.DrawFn, max_depth: int = 4, max_width: int = 6,
-             max_batch: int = 5) -> tuple[Network, Parameters]:
+def problems(
+    draw: st.DrawFn, max_depth: int = 4, max_width: int = 6, max_batch: int = 5
+) -> tuple[Network, Parameters]:
     """A network and parameters for it, batch 1..max_batch, from a drawn seed."""
     net = draw(networks(max_depth, max_width))
     seed = draw(st.integers(0, 2**32 - 1))

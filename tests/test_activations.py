@@ -57,7 +57,9 @@ def test_reference_values(name: str, z: float, value: float, slope: float) -> No
 
 
 @given(name=st.sampled_from(ELEMENTWISE), z=vectors, v=st.data())
-def test_elementwise_jacobian_is_diagonal_of_derivative(name: str, z: np.ndarray, v: st.DataObject) -> None:
+def test_elementwise_jacobian_is_diagonal_of_derivative(
+    name: str, z: np.ndarray, v: st.DataObject
+) -> None:
     g = get_activation(name)
     J = g.jacobian(z)
     assert J.shape == (z.size, z.size)
@@ -82,7 +84,9 @@ def test_softmax_jacobian_matches_finite_differences(z: np.ndarray) -> None:
 
 
 @given(z=vectors, shift=st.floats(-50, 50))
-def test_softmax_vjp_is_transposed_jacobian_and_shift_invariant(z: np.ndarray, shift: float) -> None:
+def test_softmax_vjp_is_transposed_jacobian_and_shift_invariant(
+    z: np.ndarray, shift: float
+) -> None:
     s = Softmax()
     v = np.arange(z.size, dtype=float) - 1.0
     np.testing.assert_allclose(s.vjp(z, v), s.jacobian(z).T @ v, rtol=1e-12, atol=1e-15)
@@ -118,8 +122,11 @@ def test_names_are_normalised() -> None:
 
 
 def test_unknown_name_lists_the_valid_ones() -> None:
-    with pytest.raises(UnknownNameError, match=r"activation: expected one of identity, "
-                       r"leaky_relu, relu, sigmoid, softmax, softplus, square, tanh, got 'swish'"):
+    with pytest.raises(
+        UnknownNameError,
+        match=r"activation: expected one of identity, "
+        r"leaky_relu, relu, sigmoid, softmax, softplus, square, tanh, got 'swish'",
+    ):
         get_activation("swish")
     assert activation_names() == sorted(activation_names())
 

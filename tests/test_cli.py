@@ -13,8 +13,8 @@ import pytest
 import jacobians.compare as compare_module
 from jacobians.cli import main
 from jacobians.network import Network
-from jacobians.paramfile import write
 from jacobians.parameters import init_parameters
+from jacobians.paramfile import write
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -34,8 +34,12 @@ def test_default_run_shows_the_walkthrough(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_module_entry_point_runs() -> None:
-    done = subprocess.run([sys.executable, "-m", "jacobians", "compare", "--json"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "jacobians", "compare", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["agree"] is True
 
@@ -44,8 +48,11 @@ def test_json_holds_the_routes_shapes_and_differences(capsys: pytest.CaptureFixt
     code, out, _ = run(capsys, "compare", "--json", "--batch", "3", "--order", "optimal")
     assert code == 0
     data = json.loads(out)
-    assert data["network"] == {"sizes": [3, 4, 2, 1], "activations": ["relu", "relu", "sigmoid"],
-                               "loss": "bce"}
+    assert data["network"] == {
+        "sizes": [3, 4, 2, 1],
+        "activations": ["relu", "relu", "sigmoid"],
+        "loss": "bce",
+    }
     assert data["batch"] == 3 and data["parameter_count"] == 29
     for route in ("jacobian", "vectorized", "numerical"):
         assert set(data[route]) == {"dW1", "db1", "dW2", "db2", "dW3", "db3"}
@@ -69,8 +76,9 @@ def test_json_holds_the_routes_shapes_and_differences(capsys: pytest.CaptureFixt
         ("--sizes", "3,3", "--activations", "square", "--loss", "sum", "--seed", "3"),
     ],
 )
-def test_other_networks_and_orders_agree(capsys: pytest.CaptureFixture[str], spec: tuple[str, ...],
-                                         order: str) -> None:
+def test_other_networks_and_orders_agree(
+    capsys: pytest.CaptureFixture[str], spec: tuple[str, ...], order: str
+) -> None:
     code, _, err = run(capsys, "compare", *spec, "--order", order)
     assert code == 0, err
 
@@ -83,8 +91,9 @@ def test_multiply_adds_of_the_orders(capsys: pytest.CaptureFixture[str]) -> None
     assert counts["optimal"] <= counts["reverse"] < counts["forward"]
 
 
-def test_exit_1_when_the_routes_disagree(capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exit_1_when_the_routes_disagree(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = compare_module.vectorized_route
 
     def off_by_a_little(net: Network, params: object) -> object:
@@ -98,12 +107,23 @@ def test_exit_1_when_the_routes_disagree(capsys: pytest.CaptureFixture[str],
     assert "THE ROUTES DISAGREE" in out
 
 
-def test_params_file_with_sizes_read_off_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_params_file_with_sizes_read_off_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     net = Network.from_spec("2,3,2", "tanh,softmax", "ce")
     path = tmp_path / "p.toml"
     write(path, init_parameters(net, 4, 2).arrays())
-    code, out, err = run(capsys, "compare", "--params", str(path), "--activations", "tanh,softmax",
-                         "--loss", "ce", "--json")
+    code, out, err = run(
+        capsys,
+        "compare",
+        "--params",
+        str(path),
+        "--activations",
+        "tanh,softmax",
+        "--loss",
+        "ce",
+        "--json",
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["network"]["sizes"] == [2, 3, 2] and data["batch"] == 2
@@ -121,22 +141,38 @@ def _file(tmp_path: Path, change: dict[str, object], drop: str = "") -> str:
 
 
 BAD = [
-    (("--sizes", "3,4,2,1", "--activations", "relu,sigmoid"),
-     "activations: expected 3 names, one per layer of 3-4-2-1, got 2: relu,sigmoid"),
-    (("--activations", "relu,gelu,sigmoid"),
-     "activations[2]: expected one of identity, leaky_relu, relu, sigmoid, softmax, softplus, "
-     "square, tanh, got 'gelu'"),
-    (("--loss", "hinge",), "loss: expected one of bce, ce, mse, sum, got 'hinge'"),
-    (("--sizes", "3,four"), "sizes: expected whole numbers such as 3,4,2,1 or 3-4-2-1, got '3,four'"),
-    (("--sizes", "3,4", "--activations", "relu", "--loss", "ce"),
-     "loss: expected an output activation with values in (0, 1) for 'ce', got 'relu'"),
+    (
+        ("--sizes", "3,4,2,1", "--activations", "relu,sigmoid"),
+        "activations: expected 3 names, one per layer of 3-4-2-1, got 2: relu,sigmoid",
+    ),
+    (
+        ("--activations", "relu,gelu,sigmoid"),
+        "activations[2]: expected one of identity, leaky_relu, relu, sigmoid, softmax, softplus, "
+        "square, tanh, got 'gelu'",
+    ),
+    (
+        (
+            "--loss",
+            "hinge",
+        ),
+        "loss: expected one of bce, ce, mse, sum, got 'hinge'",
+    ),
+    (
+        ("--sizes", "3,four"),
+        "sizes: expected whole numbers such as 3,4,2,1 or 3-4-2-1, got '3,four'",
+    ),
+    (
+        ("--sizes", "3,4", "--activations", "relu", "--loss", "ce"),
+        "loss: expected an output activation with values in (0, 1) for 'ce', got 'relu'",
+    ),
     (("--params", "{tmp}/absent.json"), "expected an existing file, got no such file"),
 ]
 
 
 @pytest.mark.parametrize(("argv", "expected"), BAD)
-def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                          argv: tuple[str, ...], expected: str) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], expected: str
+) -> None:
     code, out, err = run(capsys, "compare", *(a.format(tmp=tmp_path) for a in argv))
     assert code == 2
     assert out == ""
@@ -147,17 +183,38 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
 @pytest.mark.parametrize(
     ("change", "drop", "expected"),
     [
-        ({"W2": np.zeros((4, 2)).tolist()}, "",
-         "array 'W2': expected 4 columns to match the 4 rows of W1, got shape 4×2; did you pass W2ᵀ?"),
-        ({"W3": np.zeros((2, 1)).tolist()}, "", "array 'W3': expected 2 columns to match the 2 rows of W2"),
+        (
+            {"W2": np.zeros((4, 2)).tolist()},
+            "",
+            "array 'W2': expected 4 columns to match the 4 rows of W1, got shape 4×2; "
+            "did you pass W2ᵀ?",
+        ),
+        (
+            {"W3": np.zeros((2, 1)).tolist()},
+            "",
+            "array 'W3': expected 2 columns to match the 2 rows of W2",
+        ),
         ({}, "b1", "got no 'b1'"),
-        ({"x": [[1.0], [float("nan")], [0.0]]}, "", "array 'x': expected finite numbers, got nan at index (1, 0)"),
+        (
+            {"x": [[1.0], [float("nan")], [0.0]]},
+            "",
+            "array 'x': expected finite numbers, got nan at index (1, 0)",
+        ),
         ({"W3": [["a", "b"]]}, "", "array 'W3': expected numbers"),
-        ({"y": [[3.0]]}, "", "y: expected values in [0, 1] for loss 'bce', got a value 3 outside [0, 1]"),
+        (
+            {"y": [[3.0]]},
+            "",
+            "y: expected values in [0, 1] for loss 'bce', got a value 3 outside [0, 1]",
+        ),
     ],
 )
-def test_bad_parameter_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                             change: dict[str, object], drop: str, expected: str) -> None:
+def test_bad_parameter_files(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: dict[str, object],
+    drop: str,
+    expected: str,
+) -> None:
     code, out, err = run(capsys, "compare", "--params", _file(tmp_path, change, drop))
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and expected in err
@@ -169,7 +226,9 @@ def test_ce_needs_one_hot_targets(tmp_path: Path, capsys: pytest.CaptureFixture[
     arrays["y"] = np.array([[0.5], [0.5], [0.0]])
     path = tmp_path / "p.npz"
     write(path, arrays)
-    code, _, err = run(capsys, "compare", "--params", str(path), "--activations", "softmax", "--loss", "ce")
+    code, _, err = run(
+        capsys, "compare", "--params", str(path), "--activations", "softmax", "--loss", "ce"
+    )
     assert code == 2
     assert "y: expected one-hot columns (one 1, the rest 0) for loss 'ce', got column 0" in err
 
@@ -185,11 +244,16 @@ def test_batch_must_match_the_file(tmp_path: Path, capsys: pytest.CaptureFixture
     [
         (("--batch", "0"), "argument --batch: expected a whole number ≥ 1, got 0"),
         (("--order", "sideways"), "argument --order: invalid choice: 'sideways'"),
-        (("--seed", "1", "--params", "p.json"), "argument --params: not allowed with argument --seed"),
+        (
+            ("--seed", "1", "--params", "p.json"),
+            "argument --params: not allowed with argument --seed",
+        ),
         (("--step", "-1"), "argument --step: expected a finite number > 0, got '-1'"),
     ],
 )
-def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], expected: str) -> None:
+def test_usage_errors_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], expected: str
+) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["compare", *argv])
     assert exit_info.value.code == 2
@@ -206,13 +270,24 @@ def test_help_explains_the_options(capsys: pytest.CaptureFixture[str]) -> None:
         main(["compare", "--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--sizes", "--activations", "--loss", "--seed", "--batch", "--params",
-                   "--order", "--json", "exit status"):
+    for option in (
+        "--sizes",
+        "--activations",
+        "--loss",
+        "--seed",
+        "--batch",
+        "--params",
+        "--order",
+        "--json",
+        "exit status",
+    ):
         assert option in out
 
 
 def test_compare_imports_neither_sympy_nor_matplotlib() -> None:
-    code = ("import sys; from jacobians.cli import main; main(['compare', '--json']); "
-            "sys.stderr.write(repr([m for m in ('sympy', 'matplotlib') if m in sys.modules]))")
+    code = (
+        "import sys; from jacobians.cli import main; main(['compare', '--json']); "
+        "sys.stderr.write(repr([m for m in ('sympy', 'matplotlib') if m in sys.modules]))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stderr == "[]"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -22,24 +24,32 @@ dims_lists = st.lists(st.integers(1, 7), min_size=2, max_size=7)
 
 def _chain(dims: list[int], seed: int = 0) -> list[Factor]:
     rng = np.random.default_rng(seed)
-    return [Factor(f"F{i}", rng.standard_normal((p, q))) for i, (p, q) in enumerate(zip(dims, dims[1:]))]
+    return [Factor(f"F{i}", rng.standard_normal((p, q))) for i, (p, q) in enumerate(pairwise(dims))]
 
 
 def _brute_force_min(dims: list[int]) -> int:
     """Least cost over every parenthesisation, by recursion over the last split."""
+
     def best(i: int, j: int) -> int:
         if i == j:
             return 0
-        return min(best(i, s) + best(s + 1, j) + dims[i] * dims[s + 1] * dims[j + 1] for s in range(i, j))
+        return min(
+            best(i, s) + best(s + 1, j) + dims[i] * dims[s + 1] * dims[j + 1] for s in range(i, j)
+        )
+
     return best(0, len(dims) - 2)
 
 
 @given(dims=dims_lists, seed=st.integers(0, 1000))
 def test_every_order_gives_the_same_product(dims: list[int], seed: int) -> None:
     factors = _chain(dims, seed)
-    reference = np.linalg.multi_dot([f.matrix for f in factors]) if len(factors) > 1 else factors[0].matrix
+    reference = (
+        np.linalg.multi_dot([f.matrix for f in factors]) if len(factors) > 1 else factors[0].matrix
+    )
     for order in ("reverse", "forward", "optimal"):
-        np.testing.assert_allclose(multiply(factors, order).value, reference, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(
+            multiply(factors, order).value, reference, rtol=1e-10, atol=1e-10
+        )
 
 
 @given(dims=dims_lists)
@@ -52,7 +62,7 @@ def test_optimal_is_least_and_equals_brute_force(dims: list[int]) -> None:
 
 def _simulated_cost(dims: list[int], order: str) -> int:
     """Count p·q·r for each product while multiplying shapes one step at a time."""
-    shapes = list(zip(dims, dims[1:]))
+    shapes = list(pairwise(dims))
     total = 0
     if order == "reverse":
         rows, cols = shapes[0]
@@ -107,9 +117,13 @@ def test_row_reshapes_in_c_order() -> None:
 
 
 def test_errors() -> None:
-    with pytest.raises(ShapeError, match=r"chain F0·F1: expected F1 with 3 rows, got shapes 1×3 and 2×2"):
+    with pytest.raises(
+        ShapeError, match=r"chain F0·F1: expected F1 with 3 rows, got shapes 1×3 and 2×2"
+    ):
         multiply([Factor("F0", np.ones((1, 3))), Factor("F1", np.ones((2, 2)))])
-    with pytest.raises(UnknownNameError, match=r"order: expected one of forward, optimal, reverse, got 'sideways'"):
+    with pytest.raises(
+        UnknownNameError, match=r"order: expected one of forward, optimal, reverse, got 'sideways'"
+    ):
         multiply(_chain([1, 2]), "sideways")
     with pytest.raises(ShapeError, match=r"row: expected shape 1×6 to reshape into 2×3, got 1×5"):
         row_to_matrix(np.ones((1, 5)), (2, 3))
@@ -122,10 +136,10 @@ def test_brute_force_helper_agrees_with_enumeration() -> None:
     dims = [3, 1, 4, 1, 5]
     p = dims
     candidates = [
-        p[0]*p[1]*p[2] + p[0]*p[2]*p[3] + p[0]*p[3]*p[4],  # ((AB)C)D
-        p[1]*p[2]*p[3] + p[0]*p[1]*p[3] + p[0]*p[3]*p[4],  # (A(BC))D
-        p[0]*p[1]*p[2] + p[2]*p[3]*p[4] + p[0]*p[2]*p[4],  # (AB)(CD)
-        p[1]*p[2]*p[3] + p[1]*p[3]*p[4] + p[0]*p[1]*p[4],  # A((BC)D)
-        p[2]*p[3]*p[4] + p[1]*p[2]*p[4] + p[0]*p[1]*p[4],  # A(B(CD))
+        p[0] * p[1] * p[2] + p[0] * p[2] * p[3] + p[0] * p[3] * p[4],  # ((AB)C)D
+        p[1] * p[2] * p[3] + p[0] * p[1] * p[3] + p[0] * p[3] * p[4],  # (A(BC))D
+        p[0] * p[1] * p[2] + p[2] * p[3] * p[4] + p[0] * p[2] * p[4],  # (AB)(CD)
+        p[1] * p[2] * p[3] + p[1] * p[3] * p[4] + p[0] * p[1] * p[4],  # A((BC)D)
+        p[2] * p[3] * p[4] + p[1] * p[2] * p[4] + p[0] * p[1] * p[4],  # A(B(CD))
     ]
     assert _brute_force_min(dims) == min(candidates)

@@ -40,8 +40,9 @@ def test_z_W_columns_are_the_effect_of_each_weight(data: st.DataObject, n: int, 
     for k in range(n * m):
         E = np.zeros((n, m))
         E[k // m, k % m] = 1.0
-        np.testing.assert_allclose(J[:, k], preactivation(W + E, b, a) - preactivation(W, b, a),
-                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            J[:, k], preactivation(W + E, b, a) - preactivation(W, b, a), rtol=1e-12, atol=1e-12
+        )
 
 
 @given(data=st.data(), n=sizes, m=sizes)
@@ -62,11 +63,17 @@ def test_a_z_dispatches_to_the_activation() -> None:
 
 def test_preactivation_of_a_batch_adds_bias_to_every_column() -> None:
     W, b = np.array([[1.0, 2.0]]), np.array([10.0])
-    np.testing.assert_array_equal(preactivation(W, b, np.array([[1.0, 0.0], [0.0, 1.0]])), [[11.0, 12.0]])
+    np.testing.assert_array_equal(
+        preactivation(W, b, np.array([[1.0, 0.0], [0.0, 1.0]])), [[11.0, 12.0]]
+    )
 
 
 def test_shape_errors_name_the_arrays() -> None:
-    with pytest.raises(ShapeError, match=r"a\[l-1\]: expected 2 rows to match W of shape 1×2, got shape 3"):
+    with pytest.raises(
+        ShapeError, match=r"a\[l-1\]: expected 2 rows to match W of shape 1×2, got shape 3"
+    ):
         preactivation(np.ones((1, 2)), np.ones(1), np.ones(3))
-    with pytest.raises(ShapeError, match=r"a\[l-1\]: expected one example, shape \(m,\), got shape 2×2"):
+    with pytest.raises(
+        ShapeError, match=r"a\[l-1\]: expected one example, shape \(m,\), got shape 2×2"
+    ):
         jacobian_z_W(np.ones((2, 2)), 3)

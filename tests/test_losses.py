@@ -52,7 +52,9 @@ def test_row_is_the_slope_of_the_loss(name: str, yhat: np.ndarray, k: int) -> No
     ],
 )
 def test_reference_values(name: str, yhat: list[float], y: list[float], value: float) -> None:
-    assert float(get_loss(name).value(np.array(yhat), np.array(y))) == pytest.approx(value, rel=1e-15)
+    assert float(get_loss(name).value(np.array(yhat), np.array(y))) == pytest.approx(
+        value, rel=1e-15
+    )
 
 
 def test_batch_values_are_per_column() -> None:
@@ -67,9 +69,12 @@ def test_bce_at_zero_and_one() -> None:
     assert float(bce.value(np.array([0.0, 1.0]), np.array([0.0, 1.0]))) == 0.0
     assert float(bce.value(np.array([0.0]), np.array([1.0]))) == math.inf
     # ∂L/∂ŷ: −1 at ŷ = y = 1 and 1 at ŷ = y = 0 (the limits); ±∞ where the answer is wrong
-    np.testing.assert_array_equal(bce.row(np.array([1.0, 0.0]), np.array([1.0, 0.0])), [[-1.0, 1.0]])
-    np.testing.assert_array_equal(bce.row(np.array([1.0, 0.0]), np.array([0.0, 1.0])),
-                                  [[np.inf, -np.inf]])
+    np.testing.assert_array_equal(
+        bce.row(np.array([1.0, 0.0]), np.array([1.0, 0.0])), [[-1.0, 1.0]]
+    )
+    np.testing.assert_array_equal(
+        bce.row(np.array([1.0, 0.0]), np.array([0.0, 1.0])), [[np.inf, -np.inf]]
+    )
 
 
 @pytest.mark.parametrize(("activation", "loss"), sorted(FUSED))
@@ -86,7 +91,9 @@ def test_logit_value_equals_value_of_activation(activation: str, loss: str) -> N
 def test_logit_values_are_finite_at_1000() -> None:
     # −log(1 − σ(1000)) = 1000 + log(1 + e^−1000) = 1000 to double precision, and likewise
     # −log softmax([1000, 0])₂ = 1000 + log(1 + e^−1000).
-    bce = FUSED[("sigmoid", "bce")].logit_value(np.array([[1000.0], [-1000.0]]), np.array([[0.0], [1.0]]))
+    bce = FUSED[("sigmoid", "bce")].logit_value(
+        np.array([[1000.0], [-1000.0]]), np.array([[0.0], [1.0]])
+    )
     assert float(bce[0]) == 2000.0
     ce = FUSED[("softmax", "ce")].logit_value(np.array([[1000.0], [0.0]]), np.array([[0.0], [1.0]]))
     assert float(ce[0]) == 1000.0
@@ -100,15 +107,26 @@ def test_fused_delta_is_the_product_of_the_two_factors(a: np.ndarray, k: int) ->
     sig = get_activation("sigmoid")
     product = get_loss("bce").row(sig(z), y) @ sig.jacobian(z)
     rtol, atol = EXACT
-    np.testing.assert_allclose(product, FUSED[("sigmoid", "bce")].row(sig(z), y), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(
+        product, FUSED[("sigmoid", "bce")].row(sig(z), y), rtol=rtol, atol=atol
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "y", "pattern"),
     [
-        ("bce", [0.5, 1.5], r"y: expected values in \[0, 1\] for loss 'bce', got a value 1.5 outside \[0, 1\]"),
+        (
+            "bce",
+            [0.5, 1.5],
+            r"y: expected values in \[0, 1\] for loss 'bce', got a value 1.5 outside \[0, 1\]",
+        ),
         ("bce", [-0.1], r"got a value -0.1 outside"),
-        ("ce", [[1.0, 0.0], [1.0, 0.0]], r"y: expected one-hot columns \(one 1, the rest 0\) for loss 'ce', got column 0 = \[1., 1.\], which is not one-hot"),
+        (
+            "ce",
+            [[1.0, 0.0], [1.0, 0.0]],
+            r"y: expected one-hot columns \(one 1, the rest 0\) for loss 'ce', "
+            r"got column 0 = \[1., 1.\], which is not one-hot",
+        ),
         ("ce", [[0.5, 0.0], [0.5, 1.0]], r"column 0 = \[0.5, 0.5\]"),
     ],
 )
@@ -118,6 +136,8 @@ def test_targets_are_checked(name: str, y: list[float], pattern: str) -> None:
 
 
 def test_unknown_loss_lists_the_valid_ones() -> None:
-    with pytest.raises(UnknownNameError, match=r"loss: expected one of bce, ce, mse, sum, got 'hinge'"):
+    with pytest.raises(
+        UnknownNameError, match=r"loss: expected one of bce, ce, mse, sum, got 'hinge'"
+    ):
         get_loss("hinge")
     assert get_loss(" MSE ").name == "mse"

@@ -46,8 +46,11 @@ def test_bad_sizes(sizes: object, pattern: str) -> None:
 
 
 def test_count_mismatch_names_both_counts() -> None:
-    with pytest.raises(InvalidValueError, match=r"activations: expected 3 names, one per layer "
-                       r"of 3-4-2-1, got 2: relu,sigmoid"):
+    with pytest.raises(
+        InvalidValueError,
+        match=r"activations: expected 3 names, one per layer "
+        r"of 3-4-2-1, got 2: relu,sigmoid",
+    ):
         Network.from_spec("3-4-2-1", "relu,sigmoid", "bce")
 
 
@@ -57,8 +60,11 @@ def test_unknown_activation_says_which_layer() -> None:
 
 
 def test_probability_losses_need_probability_outputs() -> None:
-    with pytest.raises(InvalidValueError, match=r"loss: expected an output activation with values "
-                       r"in \(0, 1\) for 'ce', got 'relu'; end the network in sigmoid or softmax"):
+    with pytest.raises(
+        InvalidValueError,
+        match=r"loss: expected an output activation with values "
+        r"in \(0, 1\) for 'ce', got 'relu'; end the network in sigmoid or softmax",
+    ):
         Network.from_spec("2-3", "relu", "ce")
 
 
@@ -73,7 +79,7 @@ def test_init_is_reproducible_and_targets_suit_the_loss() -> None:
     for loss, out in (("bce", "sigmoid"), ("ce", "softmax"), ("mse", "tanh"), ("sum", "relu")):
         net = Network.from_spec("3-5-4", f"relu,{out}", loss)
         a, b = init_parameters(net, 7, 3), init_parameters(net, 7, 3)
-        for x, y in zip(a.arrays().values(), b.arrays().values()):
+        for x, y in zip(a.arrays().values(), b.arrays().values(), strict=True):
             np.testing.assert_array_equal(x, y)
         if loss != "sum":
             net.loss.validate_target(a.target(net))

@@ -10,8 +10,8 @@ import pytest
 
 from jacobians.errors import InvalidValueError, ParameterFileError, ShapeError
 from jacobians.network import Network
-from jacobians.paramfile import read, write
 from jacobians.parameters import init_parameters, parameters_from_arrays, sizes_from_arrays
+from jacobians.paramfile import read, write
 
 NET = Network.from_spec("3-4-2-1", "relu,relu,sigmoid", "bce")
 
@@ -44,23 +44,45 @@ def test_one_example_may_be_a_vector_and_b_a_column() -> None:
 @pytest.mark.parametrize(
     ("change", "error", "pattern"),
     [
-        ({"W2": np.zeros((4, 2)).tolist()}, ShapeError,
-         r"array 'W2': expected shape 2×4, got 4×2; did you pass W2ᵀ\?"),
+        (
+            {"W2": np.zeros((4, 2)).tolist()},
+            ShapeError,
+            r"array 'W2': expected shape 2×4, got 4×2; did you pass W2ᵀ\?",
+        ),
         ({"b3": [0.0, 0.0]}, ShapeError, r"array 'b3': expected shape 1, got 2"),
         ({"x": [[1.0, 2.0]]}, ShapeError, r"array 'x': expected shape 3 \(one example\) or 3×B"),
-        ({"W1": [[1.0, "a", 2.0]] * 4}, InvalidValueError,
-         r"array 'W1': expected numbers \(a nested list of equal-length rows\), got"),
+        (
+            {"W1": [[1.0, "a", 2.0]] * 4},
+            InvalidValueError,
+            r"array 'W1': expected numbers \(a nested list of equal-length rows\), got",
+        ),
         ({"W1": [[1.0, 2.0, 3.0], [1.0]] * 2}, InvalidValueError, r"array 'W1': expected numbers"),
-        ({"b2": [0.0, float("nan")]}, InvalidValueError,
-         r"array 'b2': expected finite numbers, got nan at index \(1,\)"),
-        ({"x": [[1.0], [float("inf")], [0.0]]}, InvalidValueError,
-         r"array 'x': expected finite numbers, got inf at index \(1, 0\)"),
-        ({"y": [[2.0]]}, InvalidValueError,
-         r"y: expected values in \[0, 1\] for loss 'bce', got a value 2 outside \[0, 1\]"),
-        ({"W4": [[1.0]]}, ParameterFileError,
-         r"parameters: expected only W1, b1, W2, b2, W3, b3, x, y for the 3-layer 3-4-2-1, "
-         r"got also 'W4'; check --sizes"),
-        ({"y": [[1.0, 0.0]]}, ShapeError, r"array 'y': expected 1 columns, one per example of x, got shape 1×2"),
+        (
+            {"b2": [0.0, float("nan")]},
+            InvalidValueError,
+            r"array 'b2': expected finite numbers, got nan at index \(1,\)",
+        ),
+        (
+            {"x": [[1.0], [float("inf")], [0.0]]},
+            InvalidValueError,
+            r"array 'x': expected finite numbers, got inf at index \(1, 0\)",
+        ),
+        (
+            {"y": [[2.0]]},
+            InvalidValueError,
+            r"y: expected values in \[0, 1\] for loss 'bce', got a value 2 outside \[0, 1\]",
+        ),
+        (
+            {"W4": [[1.0]]},
+            ParameterFileError,
+            r"parameters: expected only W1, b1, W2, b2, W3, b3, x, y for the 3-layer 3-4-2-1, "
+            r"got also 'W4'; check --sizes",
+        ),
+        (
+            {"y": [[1.0, 0.0]]},
+            ShapeError,
+            r"array 'y': expected 1 columns, one per example of x, got shape 1×2",
+        ),
     ],
 )
 def test_bad_arrays(change: dict[str, object], error: type[Exception], pattern: str) -> None:
@@ -73,15 +95,22 @@ def test_bad_arrays(change: dict[str, object], error: type[Exception], pattern: 
 def test_missing_array_is_named() -> None:
     arrays = _arrays()
     del arrays["b2"], arrays["y"]
-    with pytest.raises(ParameterFileError, match=r"parameters: expected arrays W1, b1, W2, b2, W3, "
-                       r"b3, x, y for 3-4-2-1, got no 'b2', 'y'"):
+    with pytest.raises(
+        ParameterFileError,
+        match=r"parameters: expected arrays W1, b1, W2, b2, W3, "
+        r"b3, x, y for 3-4-2-1, got no 'b2', 'y'",
+    ):
         parameters_from_arrays(NET, arrays)
 
 
 @pytest.mark.parametrize(
     ("name", "text", "pattern"),
     [
-        ("p.json", "{not json", r"parameter file '.*p.json': expected valid JSON, got .* at line 1"),
+        (
+            "p.json",
+            "{not json",
+            r"parameter file '.*p.json': expected valid JSON, got .* at line 1",
+        ),
         ("p.toml", "W1 = [", r"parameter file '.*p.toml': expected valid TOML, got"),
         ("p.json", "[1, 2]", r"expected an object of named arrays, got list"),
         ("p.csv", "1,2", r"expected a name ending in .json, .toml, .npz, got '.csv'"),

@@ -21,13 +21,17 @@ from .strategies import problems
 from .tolerances import EXACT, FINITE_DIFFERENCE, STEP
 
 
-def _assert_close(a: np.ndarray, b: np.ndarray, tol: tuple[float, float], scale: float = 1.0) -> None:
+def _assert_close(
+    a: np.ndarray, b: np.ndarray, tol: tuple[float, float], scale: float = 1.0
+) -> None:
     rtol, atol = tol
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol * max(1.0, scale))
 
 
 @given(problem=problems(), order=st.sampled_from(["reverse", "forward", "optimal"]))
-def test_jacobian_route_equals_vectorized_route(problem: tuple[Network, Parameters], order: str) -> None:
+def test_jacobian_route_equals_vectorized_route(
+    problem: tuple[Network, Parameters], order: str
+) -> None:
     net, params = problem
     jac, vec = jacobian_route(net, params, order), vectorized_route(net, params)
     scale = max(float(np.max(np.abs(v))) for v in vec.gradients.values())
@@ -38,7 +42,7 @@ def test_jacobian_route_equals_vectorized_route(problem: tuple[Network, Paramete
         _assert_close(jac.deltas[name], value, EXACT, float(np.max(np.abs(value))))
 
 
-@given(problem=problems(max_depth=3, max_width=4, max_batch=3))
+@given(problem=problems())
 def test_numerical_route_agrees_away_from_kinks(problem: tuple[Network, Parameters]) -> None:
     net, params = problem
     vec, num = vectorized_route(net, params), numerical_route(net, params, STEP)
@@ -46,8 +50,9 @@ def test_numerical_route_agrees_away_from_kinks(problem: tuple[Network, Paramete
     J = abs(cost(net, params))
     for name, value in vec.gradients.items():
         keep = ~num.kinks[name]
-        np.testing.assert_allclose(num.gradients[name][keep], value[keep], rtol=rtol,
-                                   atol=atol * max(1.0, J))
+        np.testing.assert_allclose(
+            num.gradients[name][keep], value[keep], rtol=rtol, atol=atol * max(1.0, J)
+        )
 
 
 @given(problem=problems())
@@ -84,14 +89,23 @@ def test_hand_computed_network() -> None:
         np.array([[1.0], [2.0]]),
         np.array([[4.0]]),
     )
-    expected = {"dW1": [[6.0, 12.0], [0.0, 0.0]], "db1": [6.0, 0.0], "dW2": [[9.0, 0.0]], "db2": [3.0]}
+    expected = {
+        "dW1": [[6.0, 12.0], [0.0, 0.0]],
+        "db1": [6.0, 0.0],
+        "dW2": [[9.0, 0.0]],
+        "db2": [3.0],
+    }
     assert cost(net, params) == 4.5
     for route in (jacobian_route(net, params).gradients, vectorized_route(net, params).gradients):
         for name, value in expected.items():
             np.testing.assert_array_equal(route[name], value)
     for name, value in expected.items():
-        np.testing.assert_allclose(numerical_route(net, params).gradients[name], value,
-                                   rtol=FINITE_DIFFERENCE[0], atol=FINITE_DIFFERENCE[1])
+        np.testing.assert_allclose(
+            numerical_route(net, params).gradients[name],
+            value,
+            rtol=FINITE_DIFFERENCE[0],
+            atol=FINITE_DIFFERENCE[1],
+        )
 
 
 def test_a_stencil_across_a_kink_is_flagged_not_reported() -> None:
@@ -99,8 +113,10 @@ def test_a_stencil_across_a_kink_is_flagged_not_reported() -> None:
     # sees slope 1 on one side and 0 on the other and returns their mean.
     net = Network.from_spec("2-1-1", "relu,identity", "sum")
     params = Parameters(
-        (np.array([[1.0, -1.0]]), np.array([[1.0]])), (np.zeros(1), np.zeros(1)),
-        np.array([[1.0], [1.0]]), None,
+        (np.array([[1.0, -1.0]]), np.array([[1.0]])),
+        (np.zeros(1), np.zeros(1)),
+        np.array([[1.0], [1.0]]),
+        None,
     )
     num = numerical_route(net, params)
     assert num.kinks["dW1"].all() and num.kinks["db1"].all()
@@ -111,11 +127,15 @@ def test_a_stencil_across_a_kink_is_flagged_not_reported() -> None:
     assert result.agree and result.numerical.kink_count == 3
 
 
-@pytest.mark.parametrize(("logit", "label"), [(1000.0, 0.0), (-1000.0, 1.0), (1000.0, 1.0), (-1000.0, 0.0)])
+@pytest.mark.parametrize(
+    ("logit", "label"), [(1000.0, 0.0), (-1000.0, 1.0), (1000.0, 1.0), (-1000.0, 0.0)]
+)
 def test_saturated_sigmoid_with_bce_stays_finite(logit: float, label: float) -> None:
     # any RuntimeWarning (overflow, divide by zero) fails this test: pytest makes them errors
     net = Network.from_spec("1-1", "sigmoid", "bce")
-    params = Parameters((np.array([[logit]]),), (np.zeros(1),), np.array([[1.0]]), np.array([[label]]))
+    params = Parameters(
+        (np.array([[logit]]),), (np.zeros(1),), np.array([[1.0]]), np.array([[label]])
+    )
     a = 1.0 if logit > 0 else 0.0  # σ(±1000) rounds to 1 or 0
     wrong = a != label
     # −log σ(−1000) = 1000 + log(1 + e⁻¹⁰⁰⁰) = 1000 in float64; a right answer costs 0
@@ -138,15 +158,22 @@ def test_an_infinite_loss_is_refused_with_a_reason() -> None:
     # one softmax output is always exactly 1, so bce with y = 0 costs −log(1 − 1) = ∞
     net = Network.from_spec("1-1", "softmax", "bce")
     params = Parameters((np.array([[0.5]]),), (np.zeros(1),), np.array([[1.0]]), np.array([[0.0]]))
-    with pytest.raises(InvalidValueError, match=r"parameters: expected a finite bce loss, got inf "
-                       r"for example 0 \(ŷ = \[1.\]\); the output saturates"):
+    with pytest.raises(
+        InvalidValueError,
+        match=r"parameters: expected a finite bce loss, got inf "
+        r"for example 0 \(ŷ = \[1.\]\); the output saturates",
+    ):
         compare(net, params)
 
 
 def test_saturated_softmax_with_ce_uses_the_fused_row() -> None:
     net = Network.from_spec("1-3", "softmax", "ce")
-    params = Parameters((np.array([[1000.0], [-1000.0], [0.0]]),), (np.zeros(3),),
-                        np.array([[1.0]]), np.array([[0.0], [1.0], [0.0]]))
+    params = Parameters(
+        (np.array([[1000.0], [-1000.0], [0.0]]),),
+        (np.zeros(3),),
+        np.array([[1.0]]),
+        np.array([[0.0], [1.0], [0.0]]),
+    )
     assert cost(net, params) == 2000.0  # −log softmax(1000, −1000, 0)₂ = 2000 + log(1 + e⁻¹⁰⁰⁰ + …)
     route = jacobian_route(net, params)
     assert route.fused_examples == (0,)
@@ -162,7 +189,7 @@ def test_walkthrough_chain_is_printed_as_shapes() -> None:
     assert lines["db1"] == "(1×1)·(1×1)·(1×2)·(2×2)·(2×4)·(4×4)·(4×4) → (1×4) → db1 (4)"
 
 
-@given(problem=problems(max_depth=3))
+@given(problem=problems())
 def test_compare_agrees_on_random_problems(problem: tuple[Network, Parameters]) -> None:
     net, params = problem
     assert compare(net, params, "optimal").agree
