@@ -1,0 +1,66 @@
+"""The docs say what the code does: their examples run, their numbers are the code's."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from jacobians.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _blocks(path: Path, language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```$", path.read_text(), flags=re.S | re.M)
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    first = _blocks(ROOT / "README.md", "bash")[0].splitlines()
+    assert first == [
+        "python -m pip install . && jacobians compare",
+        'python -m pip install ".[test]" && python -m pytest',
+    ]
+
+
+def test_readme_python_example_runs() -> None:
+    namespace: dict[str, object] = {}
+    exec(_blocks(ROOT / "README.md", "python")[0], namespace)
+    assert namespace["jac"].jacobians["J_z2_W2"].shape == (2, 8)  # type: ignore[attr-defined]
+
+
+def test_cli_page_example_file_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "net.toml"
+    path.write_text(_blocks(ROOT / "docs" / "cli.md", "toml")[0])
+    assert main(["compare", "--params", str(path), "--activations", "tanh,sigmoid", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["network"]["sizes"] == [2, 2, 1]
+
+
+def test_cli_page_lists_every_compare_option() -> None:
+    parser = build_parser()
+    compare = parser._subparsers._group_actions[0].choices["compare"]  # type: ignore[union-attr]
+    options = {s for a in compare._actions for s in a.option_strings if s.startswith("--")}
+    text = (ROOT / "docs" / "cli.md").read_text()
+    assert {o for o in options if f"`{o}" not in text} == {"--help"}
+
+
+def test_routes_page_states_the_real_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    counts = {}
+    for order in ("reverse", "forward"):
+        main(["compare", "--json", "--order", order])
+        counts[order] = json.loads(capsys.readouterr().out)["multiply_adds"]
+    text = (ROOT / "docs" / "routes.md").read_text()
+    assert (
+        f"costs {counts['reverse']} multiply–adds in reverse order and "
+        f"{counts['forward']} in forward order"
+    ) in text
+
+
+def test_readme_sample_output_is_the_real_output(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["compare"])
+    out = capsys.readouterr().out.splitlines()
+    sample = _blocks(ROOT / "README.md", "text")[0].splitlines()
+    shown = [line for line in sample if "…" not in line]
+    assert shown and all(line in out for line in shown), [l for l in shown if l not in out]
