@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._typing import ArrayLike, FloatArray, Matrix, Vector
+from ._typing import FloatArray, Matrix, Vector
 from .errors import InvalidValueError, ParameterFileError, ShapeError, message, shape_str
 
 if TYPE_CHECKING:
@@ -228,8 +228,3 @@ def parameters_from_arrays(net: Network, arrays: Mapping[str, object]) -> Parame
 
     check_compatible(net, params)
     return params
-
-
-def as_arrays(values: Mapping[str, ArrayLike]) -> dict[str, FloatArray]:
-    """Every value converted and checked to be finite numbers."""
-    return {k: _as_float_array(k, v) for k, v in values.items()}
