@@ -1,0 +1,170 @@
+"""A network in symbols: every entry of ``W[l]``, ``b[l]``, ``x``, ``y`` is a sympy Symbol.
+
+Mirrors :mod:`jacobians.network`. Each layer is written as a *local* map — ``z[l]`` in terms
+of the symbols ``a[l-1]``, and ``a[l]`` in terms of the symbols ``z[l]`` — exactly as a reader
+writes the chain rule by hand: a factor is a derivative evaluated at the values flowing into
+it. :meth:`SymbolicNetwork.forward_substitution` composes the layers when the whole function is
+wanted (for a direct derivative, or to evaluate with numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from jacobians.network import Network
+
+from .functions import abstract, elementwise, softmax
+
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _subscript(*indices: int) -> tuple[str, str]:
+    """Unicode and LaTeX subscripts: ``(1, 2)`` → ``('₁₂', '12')``; a comma once any index ≥ 10."""
+    sep = "," if any(i >= 10 for i in indices) else ""
+    text = sep.join(str(i) for i in indices)
+    return text.translate(_SUB), text
+
+
+@dataclass
+class Names:
+    """Display names of symbols: unicode for the terminal, LaTeX for documents."""
+
+    unicode: dict[sp.Symbol, sp.Symbol] = field(default_factory=dict)
+    latex: dict[sp.Symbol, str] = field(default_factory=dict)
+
+    def symbol(self, ascii_name: str, unicode_name: str, latex_name: str) -> sp.Symbol:
+        """A real symbol named ``ascii_name`` that prints as the other two."""
+        s = sp.Symbol(ascii_name, real=True)
+        self.unicode[s] = sp.Symbol(unicode_name, real=True)
+        self.latex[s] = latex_name
+        return s
+
+    def label(self, unicode_name: str, latex_name: str) -> sp.Symbol:
+        """A placeholder symbol for the left side of an equation (``∂z[2]/∂vec(W[2])``)."""
+        return self.symbol(f"_label_{len(self.latex)}", unicode_name, latex_name)
+
+
+def _vector(names: Names, base: str, layer: int | None, n: int) -> sp.Matrix:
+    """A column of symbols ``base[layer]_i`` (or ``base_i`` when ``layer`` is None)."""
+    entries = []
+    for i in range(1, n + 1):
+        uni, lat = _subscript(i)
+        if layer is None:
+            entries.append(names.symbol(f"{base}_{i}", f"{base}{uni}", f"{base}_{{{lat}}}"))
+        else:
+            entries.append(names.symbol(f"{base}{layer}_{i}", f"{base}[{layer}]{uni}",
+                                        f"{base}^{{[{layer}]}}_{{{lat}}}"))
+    return sp.Matrix(entries)
+
+
+def _matrix(names: Names, base: str, layer: int, n: int, m: int) -> sp.Matrix:
+    rows = []
+    for i in range(1, n + 1):
+        row = []
+        for k in range(1, m + 1):
+            uni, lat = _subscript(i, k)
+            row.append(names.symbol(f"{base}{layer}_{i}_{k}", f"{base}[{layer}]{uni}",
+                                    f"{base}^{{[{layer}]}}_{{{lat}}}"))
+        rows.append(row)
+    return sp.Matrix(rows)
+
+
+Activation = Callable[[sp.Matrix], sp.Matrix]
+
+
+@dataclass
+class SymbolicNetwork:
+    """Symbols and local layer maps of a numeric :class:`~jacobians.network.Network`.
+
+    ``W[l]``, ``b[l]``, ``z[l]``, ``a[l]`` are keyed by ``l = 1..L`` (``a[0]`` is ``x``); vectors are
+    columns. With ``abstract=True`` every activation is an undefined ``g[l]`` with derivative
+    ``g[l]'`` (softmax layers stay softmax: they are not elementwise).
+    """
+
+    net: Network
+    abstract: bool = False
+    names: Names = field(default_factory=Names)
+    W: dict[int, sp.Matrix] = field(default_factory=dict)
+    b: dict[int, sp.Matrix] = field(default_factory=dict)
+    z: dict[int, sp.Matrix] = field(default_factory=dict)
+    a: dict[int, sp.Matrix] = field(default_factory=dict)
+    activation: dict[int, Activation] = field(default_factory=dict)
+    derivative: dict[int, Callable[[sp.Expr], sp.Expr] | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = self.net.sizes
+        self.x = _vector(self.names, "x", None, n[0])
+        self.y = _vector(self.names, "y", None, n[-1])
+        self.a[0] = self.x
+        for l in range(1, self.net.depth + 1):
+            self.W[l] = _matrix(self.names, "W", l, n[l], n[l - 1])
+            self.b[l] = _vector(self.names, "b", l, n[l])
+            self.z[l] = _vector(self.names, "z", l, n[l])
+            self.a[l] = _vector(self.names, "a", l, n[l])
+            self._set_activation(l)
+
+    def _set_activation(self, l: int) -> None:
+        numeric = self.net.activations[l - 1]
+        if not numeric.elementwise:
+            self.activation[l] = softmax
+            self.derivative[l] = None
+            return
+        if self.abstract:
+            g, _ = abstract(l)
+        else:
+            g = elementwise(numeric.name)  # type: ignore[assignment]
+        t = sp.Dummy("t", real=True)
+        g_prime = sp.Lambda(t, g(t).diff(t))
+        self.activation[l] = lambda z, g=g: z.applyfunc(g)
+        self.derivative[l] = lambda v, g_prime=g_prime: g_prime(v)
+
+    @property
+    def depth(self) -> int:
+        """``L``."""
+        return self.net.depth
+
+    def z_expr(self, l: int) -> sp.Matrix:
+        """``z[l] = W[l] a[l-1] + b[l]`` in the symbols ``a[l-1]`` (``x`` for ``l = 1``)."""
+        return self.W[l] * self.a[l - 1] + self.b[l]
+
+    def a_expr(self, l: int) -> sp.Matrix:
+        """``a[l] = g[l](z[l])`` in the symbols ``z[l]``."""
+        return self.activation[l](self.z[l])
+
+    def loss_expr(self) -> sp.Expr:
+        """``L(a[L], y)`` in the symbols ``a[L]`` and ``y``."""
+        return loss_expression(self.net.loss.name, self.a[self.depth], self.y)
+
+    def forward_substitution(self) -> dict[sp.Symbol, sp.Expr]:
+        """``{z[l]_i: …, a[l]_i: …}`` in terms of ``W, b, x`` only: the composed network."""
+        subs: dict[sp.Symbol, sp.Expr] = {}
+        for l in range(1, self.depth + 1):
+            z = self.z_expr(l).xreplace(subs)
+            subs.update(zip(self.z[l], z, strict=True))
+            a = self.activation[l](z)
+            subs.update(zip(self.a[l], a, strict=True))
+        return subs
+
+    def parameters(self) -> list[sp.Symbol]:
+        """Every parameter symbol, ``vec(W[1]), b[1], …, vec(W[L]), b[L]`` in order."""
+        out: list[sp.Symbol] = []
+        for l in range(1, self.depth + 1):
+            out += list(self.W[l]) + list(self.b[l])
+        return out
+
+
+def loss_expression(name: str, yhat: Sequence[sp.Expr], y: Sequence[sp.Expr]) -> sp.Expr:
+    """``bce``, ``ce``, ``mse`` or ``sum`` of the columns ``ŷ`` and ``y`` (NOTATION.md)."""
+    pairs = list(zip(yhat, y, strict=True))
+    if name == "bce":
+        return -sp.Add(*[t * sp.log(p) + (1 - t) * sp.log(1 - p) for p, t in pairs])
+    if name == "ce":
+        return -sp.Add(*[t * sp.log(p) for p, t in pairs])
+    if name == "mse":
+        return sp.Rational(1, 2) * sp.Add(*[(p - t) ** 2 for p, t in pairs])
+    if name == "sum":
+        return sp.Add(*[p for p, _ in pairs])
+    raise ValueError(f"no symbolic form for loss {name!r}")
