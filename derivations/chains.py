@@ -83,7 +83,9 @@ def output_delta(sn: SymbolicNetwork, jac: dict[str, sp.Matrix]) -> sp.Matrix:
     return (jac[f"J_L_a{L}"] * jac[f"J_a{L}_z{L}"]).T
 
 
-def recursion(sn: SymbolicNetwork, l: int, delta_next: sp.Matrix, jac: dict[str, sp.Matrix]) -> sp.Matrix:
+def recursion(
+    sn: SymbolicNetwork, l: int, delta_next: sp.Matrix, jac: dict[str, sp.Matrix]
+) -> sp.Matrix:
     """``δ[l] = (W[l+1]ᵀ δ[l+1]) ⊙ g'(z[l])``; for softmax ``(∂a/∂z)ᵀ (W[l+1]ᵀ δ[l+1])``."""
     back = sn.W[l + 1].T * delta_next
     g_prime = sn.derivative[l]
@@ -126,13 +128,33 @@ def prove(sn: SymbolicNetwork, jac: dict[str, sp.Matrix] | None = None) -> list[
     for l in range(L, 0, -1):
         n, m = sn.net.weight_shape(l)
         to_z = product([jac[k] for k in chain_names(L, l, "z")])
-        claims.append(Claim(l, "delta", tuple(chain_names(L, l, "z")),
-                            f"∂L/∂z[{l}] − δ[{l}]ᵀ = 0", is_zero(to_z - deltas[l].T)))
+        claims.append(
+            Claim(
+                l,
+                "delta",
+                tuple(chain_names(L, l, "z")),
+                f"∂L/∂z[{l}] − δ[{l}]ᵀ = 0",
+                is_zero(to_z - deltas[l].T),
+            )
+        )
         dW = (to_z * jac[f"J_z{l}_W{l}"]).reshape(n, m)
-        claims.append(Claim(l, "W", tuple(chain_names(L, l, "W")),
-                            f"reshape(∂L/∂vec(W[{l}])) − δ[{l}] a[{l - 1}]ᵀ = 0",
-                            is_zero(dW - deltas[l] * sn.a[l - 1].T)))
+        claims.append(
+            Claim(
+                l,
+                "W",
+                tuple(chain_names(L, l, "W")),
+                f"reshape(∂L/∂vec(W[{l}])) − δ[{l}] a[{l - 1}]ᵀ = 0",
+                is_zero(dW - deltas[l] * sn.a[l - 1].T),
+            )
+        )
         db = to_z * jac[f"J_z{l}_b{l}"]
-        claims.append(Claim(l, "b", tuple(chain_names(L, l, "b")),
-                            f"∂L/∂b[{l}] − δ[{l}]ᵀ = 0", is_zero(db - deltas[l].T)))
+        claims.append(
+            Claim(
+                l,
+                "b",
+                tuple(chain_names(L, l, "b")),
+                f"∂L/∂b[{l}] − δ[{l}]ᵀ = 0",
+                is_zero(db - deltas[l].T),
+            )
+        )
     return claims

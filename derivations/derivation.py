@@ -50,9 +50,10 @@ class Derivation:
 
     # unicode -----------------------------------------------------------------------------
     def _pretty(self, e: Equation) -> str:
-        eq = sp.Eq(e.lhs.xreplace(self.names.unicode), e.rhs.xreplace(self.names.unicode),
-                   evaluate=False)
-        text = sp.pretty(eq, use_unicode=True, wrap_line=False)
+        eq = sp.Eq(
+            e.lhs.xreplace(self.names.unicode), e.rhs.xreplace(self.names.unicode), evaluate=False
+        )
+        text = str(sp.pretty(eq, use_unicode=True, wrap_line=False))
         if e.shape is not None:
             text += f"    ({e.shape[0]} × {e.shape[1]})"
         return text
@@ -71,7 +72,7 @@ class Derivation:
     # LaTeX -------------------------------------------------------------------------------
     def _latex(self, e: Equation) -> str:
         eq = sp.Eq(e.lhs, e.rhs, evaluate=False)
-        text = sp.latex(eq, symbol_names=self.names.latex, mat_delim="(")
+        text = str(sp.latex(eq, symbol_names=self.names.latex, mat_delim="("))
         if e.shape is not None:
             text += rf"\qquad ({e.shape[0]} \times {e.shape[1]})"
         return text
@@ -93,7 +94,7 @@ class Derivation:
         for step in self.steps:
             out += ["", f"### {step.title}"]
             if step.text:
-                out += ["", step.text]
+                out += ["", step.text.replace("\n", "  \n")]
             for e in step.equations:
                 out += ["", "$$", self._latex(e), "$$"]
         return "\n".join(out) + "\n"
@@ -116,11 +117,30 @@ class Derivation:
 
 
 _LATEX_TEXT = {
-    "∂": r"$\partial$", "δ": r"$\delta$", "σ": r"$\sigma$", "ᵀ": r"$^\top$", "⊗": r"$\otimes$",
-    "⊙": r"$\odot$", "·": r"$\cdot$", "×": r"$\times$", "−": "-", "Σ": r"$\Sigma$",
-    "→": r"$\to$", "≤": r"$\le$", "≥": r"$\ge$", "ŷ": r"$\hat y$", "∈": r"$\in$",
-    "–": "--", "—": "---", "✓": r"$\checkmark$", "✗": r"$\times$", "⋯": r"$\cdots$",
-    "_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#",
+    "∂": r"$\partial$",
+    "δ": r"$\delta$",
+    "σ": r"$\sigma$",
+    "ᵀ": r"$^\top$",
+    "⊗": r"$\otimes$",
+    "⊙": r"$\odot$",
+    "·": r"$\cdot$",
+    "×": r"$\times$",
+    "−": "-",
+    "Σ": r"$\Sigma$",
+    "→": r"$\to$",
+    "≤": r"$\le$",
+    "≥": r"$\ge$",
+    "ŷ": r"$\hat y$",
+    "∈": r"$\in$",
+    "–": "--",
+    "—": "---",
+    "✓": r"$\checkmark$",
+    "✗": r"$\times$",
+    "⋯": r"$\cdots$",
+    "_": r"\_",
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
 }
 
 

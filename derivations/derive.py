@@ -58,26 +58,17 @@ def _chain_text(names: list[str], jac: dict[str, sp.Matrix], target: str) -> str
     return f"{target} = {' · '.join(parts)}\nshapes: {shapes} → ({rows}×{cols})"
 
 
-def _delta_symbols(sn: SymbolicNetwork, l: int) -> sp.Matrix:
-    n = sn.net.sizes[l]
-    key = f"_delta{l}"
-    cached = getattr(sn, key, None)
-    if cached is None:
-        from .network import _vector  # the same naming scheme as every other vector
-
-        cached = _vector(sn.names, "δ", l, n)
-        setattr(sn, key, cached)
-    return cached  # type: ignore[no-any-return]
-
-
 def _notes(sn: SymbolicNetwork, names: list[str]) -> str:
-    acts = {sn.net.activations[int(n.split("_")[1][1:]) - 1].name for n in names
-            if n.startswith("J_a")}
+    acts = {
+        sn.net.activations[int(n.split("_")[1][1:]) - 1].name for n in names if n.startswith("J_a")
+    }
     notes = []
     if "relu" in acts:
-        notes.append("H is the step function: H(z) = 1 for z > 0 and 0 for z ≤ 0. relu has no "
-                     "derivative at 0; its slope is 0 on the left and 1 on the right, and we "
-                     "take 0 there.")
+        notes.append(
+            "H is the step function: H(z) = 1 for z > 0 and 0 for z ≤ 0. relu has no "
+            "derivative at 0; its slope is 0 on the left and 1 on the right, and we "
+            "take 0 there."
+        )
     if any(a.startswith("leaky_relu") for a in acts):
         notes.append("H_α(z, α) = 1 for z > 0 and α for z ≤ 0 (α at the kink, the left slope).")
     if sn.abstract:
@@ -89,37 +80,46 @@ def _delta_step(sn: SymbolicNetwork, jac: dict[str, sp.Matrix], l: int) -> tuple
     """``δ[l]ᵀ``: at the output the product of the two loss-side factors (and its simplified
     form for a fused pair); below, ``δ[l+1]ᵀ · W[l+1] · ∂a[l]/∂z[l]`` in the symbols ``δ[l+1]``."""
     L = sn.depth
-    delta_l = _delta_symbols(sn, l)
     label = sn.names.label(f"δ[{l}]ᵀ", rf"{{\delta^{{[{l}]}}}}^\top")
     extra: list[Step] = []
     if l == L:
         row = jac[f"J_L_a{L}"] * jac[f"J_a{L}_z{L}"]
-        step = Step(f"δ[{L}]ᵀ = ∂L/∂z[{L}]", f"The two loss-side factors multiplied:",
-                    (Equation(label, row, _shape(row)),))
+        step = Step(
+            f"δ[{L}]ᵀ = ∂L/∂z[{L}]",
+            "The two loss-side factors multiplied:",
+            (Equation(label, row, _shape(row)),),
+        )
         simplified = simplify_output(sn, jac)
         if simplified is not None:
             form, assumption, holds = simplified
             verdict = "holds ✓" if holds else "FAILS ✗"
-            extra.append(Step(
-                f"Simplified: δ[{L}] = a[{L}] − y",
-                f"With {assumption}, the product cancels to (a[{L}] − y)ᵀ ({verdict}; decided "
-                "by sympy.cancel, not by numbers).",
-                (Equation(label, form, _shape(form)),)))
+            extra.append(
+                Step(
+                    f"Simplified: δ[{L}] = a[{L}] − y",
+                    f"With {assumption}, the product cancels to (a[{L}] − y)ᵀ ({verdict}; decided "
+                    "by sympy.cancel, not by numbers).",
+                    (Equation(label, form, _shape(form)),),
+                )
+            )
         return step, extra
-    delta_next = _delta_symbols(sn, l + 1)
+    delta_next = sn.delta[l + 1]
     row = delta_next.T * jac[f"J_z{l + 1}_a{l}"] * jac[f"J_a{l}_z{l}"]
-    text = (f"Writing δ[{l + 1}] for the product of the factors left of ∂z[{l + 1}]/∂a[{l}] "
-            f"(derived at layer {l + 1}):  δ[{l}]ᵀ = δ[{l + 1}]ᵀ · ∂z[{l + 1}]/∂a[{l}] · "
-            f"∂a[{l}]/∂z[{l}]")
+    text = (
+        f"Writing δ[{l + 1}] for the product of the factors left of ∂z[{l + 1}]/∂a[{l}] "
+        f"(derived at layer {l + 1}):  δ[{l}]ᵀ = δ[{l + 1}]ᵀ · ∂z[{l + 1}]/∂a[{l}] · "
+        f"∂a[{l}]/∂z[{l}]"
+    )
     return Step(f"δ[{l}]ᵀ = ∂L/∂z[{l}]", text, (Equation(label, row, _shape(row)),)), extra
 
 
-def simplify_output(sn: SymbolicNetwork, jac: dict[str, sp.Matrix]) -> tuple[sp.Matrix, str, bool] | None:
+def simplify_output(
+    sn: SymbolicNetwork, jac: dict[str, sp.Matrix]
+) -> tuple[sp.Matrix, str, bool] | None:
     """For sigmoid + bce and softmax + ce: ``(a[L] − y)ᵀ``, the assumption that makes the
     output factors' product equal to it, and whether ``cancel``/``expand`` confirms it."""
     fused = sn.net.fused
     L = sn.depth
-    if fused is None or (sn.abstract and sn.derivative[L] is not None):
+    if fused is None or sn.abstract_loss or (sn.abstract and sn.derivative[L] is not None):
         return None
     row = jac[f"J_L_a{L}"] * jac[f"J_a{L}_z{L}"]
     a, y, target = sn.a[L], sn.y, (sn.a[L] - sn.y).T
@@ -131,14 +131,16 @@ def simplify_output(sn: SymbolicNetwork, jac: dict[str, sp.Matrix]) -> tuple[sp.
     return target, "Σᵢ yᵢ = 1 (y is one-hot)", holds
 
 
-def derive_layer(sn: SymbolicNetwork, jac: dict[str, sp.Matrix], claims: list[Claim],
-                 l: int, param: str) -> Derivation:
+def derive_layer(
+    sn: SymbolicNetwork, jac: dict[str, sp.Matrix], claims: list[Claim], l: int, param: str
+) -> Derivation:
     """The derivation of ``dW[l]``, ``db[l]`` or ``δ[l]`` (``param`` = ``W``, ``b``, ``delta``)."""
     L, net = sn.depth, sn.net
     n, m = net.weight_shape(l)
     target = {"W": f"dW[{l}]", "b": f"db[{l}]", "delta": f"δ[{l}]"}[param]
     acts = ", ".join(a.name for a in net.activations)
-    title = f"{target} of the {net.spec} network ({acts}; loss {net.loss.name})"
+    loss = "an abstract loss ℓ" if sn.abstract_loss else f"loss {net.loss.name}"
+    title = f"{target} of the {net.spec} network ({acts}; {loss})"
     if sn.abstract:
         title += ", activations abstract"
     d = Derivation(title, sn.names)
@@ -146,62 +148,136 @@ def derive_layer(sn: SymbolicNetwork, jac: dict[str, sp.Matrix], claims: list[Cl
 
     z_label = sn.names.label(f"z[{l}]", f"z^{{[{l}]}}")
     a_label = sn.names.label(f"a[{l}]", f"a^{{[{l}]}}")
-    d.add(Step(f"Layer {l}", f"z[{l}] = W[{l}] a[{l - 1}] + b[{l}] and a[{l}] = g[{l}](z[{l}]), "
-               f"with W[{l}] of shape {n} × {m}" + (" (a[0] is x)" if l == 1 else "") + ":",
-               (Equation(z_label, sn.z_expr(l), (n, 1)), Equation(a_label, sn.a_expr(l), (n, 1)))))
+    d.add(
+        Step(
+            f"Layer {l}",
+            f"z[{l}] = W[{l}] a[{l - 1}] + b[{l}] and a[{l}] = g[{l}](z[{l}]), "
+            f"with W[{l}] of shape {n} × {m}" + (" (a[0] is x)" if l == 1 else "") + ":",
+            (Equation(z_label, sn.z_expr(l), (n, 1)), Equation(a_label, sn.a_expr(l), (n, 1))),
+        )
+    )
     lhs = {"W": f"∂L/∂vec(W[{l}])", "b": f"∂L/∂b[{l}]", "delta": f"∂L/∂z[{l}]"}[param]
     d.add(Step("The chain rule", _chain_text(names, jac, lhs)))
-    d.add(Step("The factors", _notes(sn, names),
-               tuple(Equation(jacobian_label(sn, k), jac[k], _shape(jac[k])) for k in names)))
+    d.add(
+        Step(
+            "The factors",
+            _notes(sn, names),
+            tuple(Equation(jacobian_label(sn, k), jac[k], _shape(jac[k])) for k in names),
+        )
+    )
     delta_step, extra = _delta_step(sn, jac, l)
     d.add(delta_step)
     for step in extra:
         d.add(step)
-    delta_l = _delta_symbols(sn, l)
+    delta_l = sn.delta[l]
     claim = next(c for c in claims if c.layer == l and c.param == param)
     if param == "W":
         row = delta_l.T * jac[f"J_z{l}_W{l}"]
-        d.add(Step(f"The last factor: ∂z[{l}]/∂vec(W[{l}]) = I_{n} ⊗ a[{l - 1}]ᵀ",
-                   f"δ[{l}]ᵀ times the block matrix puts δ[{l}]ᵢ a[{l - 1}]ᵀ in block i:",
-                   (Equation(sn.names.label(lhs, rf"\frac{{\partial L}}{{\partial \operatorname{{vec}}(W^{{[{l}]}})}}"),
-                             row, _shape(row)),)))
+        d.add(
+            Step(
+                f"The last factor: ∂z[{l}]/∂vec(W[{l}]) = I_{n} ⊗ a[{l - 1}]ᵀ",
+                f"δ[{l}]ᵀ times the block matrix puts δ[{l}]ᵢ a[{l - 1}]ᵀ in block i:",
+                (
+                    Equation(
+                        sn.names.label(
+                            lhs,
+                            rf"\frac{{\partial L}}{{\partial \operatorname{{vec}}(W^{{[{l}]}})}}",
+                        ),
+                        row,
+                        _shape(row),
+                    ),
+                ),
+            )
+        )
         dW = row.reshape(n, m)
-        d.add(Step(f"Reshape into dW[{l}]", f"Row-major: entry i·{m} + k of the row is dW[{l}][i, k].",
-                   (Equation(sn.names.label(f"dW[{l}]", f"dW^{{[{l}]}}"), dW, (n, m)),)))
+        d.add(
+            Step(
+                f"Reshape into dW[{l}]",
+                f"Row-major: entry i·{m} + k of the row is dW[{l}][i, k].",
+                (Equation(sn.names.label(f"dW[{l}]", f"dW^{{[{l}]}}"), dW, (n, m)),),
+            )
+        )
         outer = sp.MatMul(delta_l, sn.a[l - 1].T)
-        d.add(Step("The compact formula", f"dW[{l}] = δ[{l}] a[{l - 1}]ᵀ, the outer product:",
-                   (Equation(sn.names.label(f"δ[{l}] a[{l - 1}]ᵀ", rf"\delta^{{[{l}]}} {{a^{{[{l - 1}]}}}}^\top"),
-                             outer.doit(), (n, m)),)))
+        d.add(
+            Step(
+                "The compact formula",
+                f"dW[{l}] = δ[{l}] a[{l - 1}]ᵀ, the outer product:",
+                (
+                    Equation(
+                        sn.names.label(
+                            f"δ[{l}] a[{l - 1}]ᵀ", rf"\delta^{{[{l}]}} {{a^{{[{l - 1}]}}}}^\top"
+                        ),
+                        outer.doit(),
+                        (n, m),
+                    ),
+                ),
+            )
+        )
     elif param == "b":
         row = delta_l.T * jac[f"J_z{l}_b{l}"]
-        d.add(Step(f"The last factor: ∂z[{l}]/∂b[{l}] = I_{n}", "",
-                   (Equation(sn.names.label(lhs, rf"\frac{{\partial L}}{{\partial b^{{[{l}]}}}}"),
-                             row, _shape(row)),)))
-        d.add(Step("The compact formula", f"db[{l}] = δ[{l}]: the gradient has the shape of b[{l}].",
-                   (Equation(sn.names.label(f"db[{l}]", f"db^{{[{l}]}}"), row.T, (n, 1)),)))
+        d.add(
+            Step(
+                f"The last factor: ∂z[{l}]/∂b[{l}] = I_{n}",
+                "",
+                (
+                    Equation(
+                        sn.names.label(lhs, rf"\frac{{\partial L}}{{\partial b^{{[{l}]}}}}"),
+                        row,
+                        _shape(row),
+                    ),
+                ),
+            )
+        )
+        d.add(
+            Step(
+                "The compact formula",
+                f"db[{l}] = δ[{l}]: the gradient has the shape of b[{l}].",
+                (Equation(sn.names.label(f"db[{l}]", f"db^{{[{l}]}}"), row.T, (n, 1)),),
+            )
+        )
     elif l < L:
         g = net.activations[l - 1]
-        formula = (f"δ[{l}] = (W[{l + 1}]ᵀ δ[{l + 1}]) ⊙ g'(z[{l}])" if g.elementwise
-                   else f"δ[{l}] = (∂a[{l}]/∂z[{l}])ᵀ W[{l + 1}]ᵀ δ[{l + 1}] (softmax is not elementwise)")
+        formula = (
+            f"δ[{l}] = (W[{l + 1}]ᵀ δ[{l + 1}]) ⊙ g'(z[{l}])"
+            if g.elementwise
+            else f"δ[{l}] = (∂a[{l}]/∂z[{l}])ᵀ W[{l + 1}]ᵀ δ[{l + 1}] (softmax is not elementwise)"
+        )
         from .chains import recursion
 
-        compact = recursion(sn, l, _delta_symbols(sn, l + 1), jac)
-        d.add(Step("The compact formula", formula + ":",
-                   (Equation(sn.names.label(f"δ[{l}]", rf"\delta^{{[{l}]}}"), compact, (n, 1)),)))
+        compact = recursion(sn, l, sn.delta[l + 1], jac)
+        d.add(
+            Step(
+                "The compact formula",
+                formula + ":",
+                (Equation(sn.names.label(f"δ[{l}]", rf"\delta^{{[{l}]}}"), compact, (n, 1)),),
+            )
+        )
     verdict = "holds ✓" if claim.holds else "FAILS ✗"
-    d.add(Step("Proof", f"{claim.statement}: {verdict}. Every factor of the chain {' · '.join(claim.chain)} "
-               f"is multiplied out (no δ symbols), the compact formula is built from the δ "
-               f"recursion, and their difference expands (sympy.expand) to the zero matrix "
-               "entry by entry — decided symbolically, never by evaluating numbers."))
+    d.add(
+        Step(
+            "Proof",
+            f"{claim.statement}: {verdict}. Every factor of the chain {' · '.join(claim.chain)} "
+            f"is multiplied out (no δ symbols), the compact formula is built from the δ "
+            f"recursion, and their difference expands (sympy.expand) to the zero matrix "
+            "entry by entry — decided symbolically, never by evaluating numbers.",
+        )
+    )
     d.holds = claim.holds and all(
-        "FAILS" not in s.text for s in d.steps if s.title.startswith("Simplified"))
+        "FAILS" not in s.text for s in d.steps if s.title.startswith("Simplified")
+    )
     return d
 
 
-def derive(net: Network, abstract: bool = False, layer: int | None = None,
-           params: tuple[str, ...] = ("W", "b")) -> list[Derivation]:
-    """Derivations of the chosen layers (all by default, output first) and parameters."""
-    sn = SymbolicNetwork(net, abstract=abstract)
+def derive(
+    net: Network,
+    abstract: bool = False,
+    layer: int | None = None,
+    params: tuple[str, ...] = ("W", "b"),
+    abstract_loss: bool = False,
+) -> list[Derivation]:
+    """Derivations of the chosen layers (all by default, output first) and parameters;
+    ``abstract`` keeps activations as ``g[l]``, ``abstract_loss`` the loss as ``ℓ(a[L])``."""
+    sn = SymbolicNetwork(net, abstract=abstract, abstract_loss=abstract_loss)
     jac = jacobians(sn)
     claims = prove(sn, jac)
     layers = range(net.depth, 0, -1) if layer is None else [layer]

@@ -163,13 +163,19 @@ def abstract(layer: int) -> tuple[type[sp.Function], type[sp.Function]]:
     prime = type(
         f"gprime{layer}",
         (_Named,),
-        {"unicode_name": f"g[{layer}]'", "latex_name": f"g'^{{[{layer}]}}",
-         "fdiff": lambda self, argindex=1: sp.Function(f"gsecond{layer}")(self.args[0])},
+        {
+            "unicode_name": f"g[{layer}]'",
+            "latex_name": f"g'^{{[{layer}]}}",
+            "fdiff": lambda self, argindex=1: sp.Function(f"gsecond{layer}")(self.args[0]),
+        },
     )
     g = type(
         f"g{layer}",
         (_Named,),
-        {"unicode_name": f"g[{layer}]", "latex_name": f"g^{{[{layer}]}}",
-         "fdiff": lambda self, argindex=1: prime(self.args[0])},
+        {
+            "unicode_name": f"g[{layer}]",
+            "latex_name": f"g^{{[{layer}]}}",
+            "fdiff": lambda self, argindex=1: prime(self.args[0]),
+        },
     )
     return g, prime

@@ -47,16 +47,26 @@ class Names:
         return self.symbol(f"_label_{len(self.latex)}", unicode_name, latex_name)
 
 
-def _vector(names: Names, base: str, layer: int | None, n: int) -> sp.Matrix:
-    """A column of symbols ``base[layer]_i`` (or ``base_i`` when ``layer`` is None)."""
+def vector_symbols(
+    names: Names, base: str, layer: int | None, n: int, latex_base: str | None = None
+) -> sp.Matrix:
+    """A column of symbols ``base[layer]_i`` (or ``base_i`` when ``layer`` is None); the ASCII
+    name is ``base`` unless it is not ASCII (``δ`` is ``delta``), LaTeX uses ``latex_base``."""
+    ascii_base = {"δ": "delta"}.get(base, base)
+    tex = latex_base or base
     entries = []
     for i in range(1, n + 1):
         uni, lat = _subscript(i)
         if layer is None:
-            entries.append(names.symbol(f"{base}_{i}", f"{base}{uni}", f"{base}_{{{lat}}}"))
+            entries.append(names.symbol(f"{ascii_base}_{i}", f"{base}{uni}", f"{tex}_{{{lat}}}"))
         else:
-            entries.append(names.symbol(f"{base}{layer}_{i}", f"{base}[{layer}]{uni}",
-                                        f"{base}^{{[{layer}]}}_{{{lat}}}"))
+            entries.append(
+                names.symbol(
+                    f"{ascii_base}{layer}_{i}",
+                    f"{base}[{layer}]{uni}",
+                    f"{tex}^{{[{layer}]}}_{{{lat}}}",
+                )
+            )
     return sp.Matrix(entries)
 
 
@@ -66,8 +76,13 @@ def _matrix(names: Names, base: str, layer: int, n: int, m: int) -> sp.Matrix:
         row = []
         for k in range(1, m + 1):
             uni, lat = _subscript(i, k)
-            row.append(names.symbol(f"{base}{layer}_{i}_{k}", f"{base}[{layer}]{uni}",
-                                    f"{base}^{{[{layer}]}}_{{{lat}}}"))
+            row.append(
+                names.symbol(
+                    f"{base}{layer}_{i}_{k}",
+                    f"{base}[{layer}]{uni}",
+                    f"{base}^{{[{layer}]}}_{{{lat}}}",
+                )
+            )
         rows.append(row)
     return sp.Matrix(rows)
 
@@ -79,31 +94,36 @@ Activation = Callable[[sp.Matrix], sp.Matrix]
 class SymbolicNetwork:
     """Symbols and local layer maps of a numeric :class:`~jacobians.network.Network`.
 
-    ``W[l]``, ``b[l]``, ``z[l]``, ``a[l]`` are keyed by ``l = 1..L`` (``a[0]`` is ``x``); vectors are
-    columns. With ``abstract=True`` every activation is an undefined ``g[l]`` with derivative
-    ``g[l]'`` (softmax layers stay softmax: they are not elementwise).
+    ``W[l]``, ``b[l]``, ``z[l]``, ``a[l]`` are keyed by ``l = 1..L`` (``a[0]`` is ``x``); vectors
+    are columns. ``delta[l]`` are symbols standing for ``δ[l]`` in displayed steps (never in
+    proofs). With ``abstract=True`` every elementwise activation is an undefined ``g[l]`` with
+    derivative ``g[l]'`` (softmax stays softmax: it is not elementwise); with
+    ``abstract_loss=True`` the loss is an undefined ``ℓ(a[L])``.
     """
 
     net: Network
     abstract: bool = False
+    abstract_loss: bool = False
     names: Names = field(default_factory=Names)
     W: dict[int, sp.Matrix] = field(default_factory=dict)
     b: dict[int, sp.Matrix] = field(default_factory=dict)
     z: dict[int, sp.Matrix] = field(default_factory=dict)
     a: dict[int, sp.Matrix] = field(default_factory=dict)
+    delta: dict[int, sp.Matrix] = field(default_factory=dict)
     activation: dict[int, Activation] = field(default_factory=dict)
     derivative: dict[int, Callable[[sp.Expr], sp.Expr] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = self.net.sizes
-        self.x = _vector(self.names, "x", None, n[0])
-        self.y = _vector(self.names, "y", None, n[-1])
+        self.x = vector_symbols(self.names, "x", None, n[0])
+        self.y = vector_symbols(self.names, "y", None, n[-1])
         self.a[0] = self.x
         for l in range(1, self.net.depth + 1):
             self.W[l] = _matrix(self.names, "W", l, n[l], n[l - 1])
-            self.b[l] = _vector(self.names, "b", l, n[l])
-            self.z[l] = _vector(self.names, "z", l, n[l])
-            self.a[l] = _vector(self.names, "a", l, n[l])
+            self.b[l] = vector_symbols(self.names, "b", l, n[l])
+            self.z[l] = vector_symbols(self.names, "z", l, n[l])
+            self.a[l] = vector_symbols(self.names, "a", l, n[l])
+            self.delta[l] = vector_symbols(self.names, "δ", l, n[l], r"\delta")
             self._set_activation(l)
 
     def _set_activation(self, l: int) -> None:
@@ -112,14 +132,20 @@ class SymbolicNetwork:
             self.activation[l] = softmax
             self.derivative[l] = None
             return
-        if self.abstract:
-            g, _ = abstract(l)
-        else:
-            g = elementwise(numeric.name)  # type: ignore[assignment]
+        g: Callable[[sp.Expr], sp.Expr] = (
+            abstract(l)[0] if self.abstract else elementwise(numeric.name)
+        )
         t = sp.Dummy("t", real=True)
         g_prime = sp.Lambda(t, g(t).diff(t))
-        self.activation[l] = lambda z, g=g: z.applyfunc(g)
-        self.derivative[l] = lambda v, g_prime=g_prime: g_prime(v)
+
+        def apply(z: sp.Matrix) -> sp.Matrix:
+            return z.applyfunc(g)
+
+        def derivative(v: sp.Expr) -> sp.Expr:
+            return g_prime(v)
+
+        self.activation[l] = apply
+        self.derivative[l] = derivative
 
     @property
     def depth(self) -> int:
@@ -135,7 +161,9 @@ class SymbolicNetwork:
         return self.activation[l](self.z[l])
 
     def loss_expr(self) -> sp.Expr:
-        """``L(a[L], y)`` in the symbols ``a[L]`` and ``y``."""
+        """``L(a[L], y)`` in the symbols ``a[L]`` and ``y`` (``ℓ(a[L])`` when abstract)."""
+        if self.abstract_loss:
+            return sp.Function("ℓ")(*self.a[self.depth])
         return loss_expression(self.net.loss.name, self.a[self.depth], self.y)
 
     def forward_substitution(self) -> dict[sp.Symbol, sp.Expr]:

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 PROG = "jacobians"
 DEFAULT_SEED = 8
@@ -56,6 +57,52 @@ exit status: 0 the routes agree, 1 they do not, 2 a usage error or bad input.
 """
 
 
+def _add_network_options(parser: argparse.ArgumentParser, sizes_note: str = "") -> None:
+    """``--sizes``, ``--activations``, ``--loss``: the network, shared by every command."""
+    parser.add_argument(
+        "--sizes",
+        help="layer sizes n_0,…,n_L, e.g. 3,4,2,1 or 3-4-2-1 "
+        f"(default 3-4-2-1{', ' + sizes_note if sizes_note else ''})",
+    )
+    parser.add_argument(
+        "--activations",
+        help="one per layer, comma-separated: identity, relu, "
+        "leaky_relu[:slope], sigmoid, tanh, softplus, square, softmax "
+        "(default relu for hidden layers, sigmoid for the output)",
+    )
+    parser.add_argument("--loss", default="bce", help="bce, ce, mse or sum (default bce)")
+
+
+def _network(args: argparse.Namespace, arrays: dict[str, object] | None = None) -> Any:
+    """The network of ``--sizes --activations --loss``; without ``--sizes``, the sizes of the
+    parameter file's ``W`` arrays, or the walk-through's ``3-4-2-1``."""
+    from .network import DEFAULT_SIZES, Network, parse_sizes
+    from .parameters import sizes_from_arrays
+
+    if args.sizes is not None:
+        sizes = parse_sizes(args.sizes)
+    elif arrays is not None:
+        sizes = sizes_from_arrays(arrays)
+    else:
+        sizes = DEFAULT_SIZES
+    activations = args.activations
+    if activations is None:
+        activations = ["relu"] * (len(sizes) - 2) + ["sigmoid"]
+    return Network.from_spec(sizes, activations, args.loss)
+
+
+DERIVE_EPILOG = """\
+examples:
+  jacobians derive                                    every layer of the walk-through network
+  jacobians derive --layer 2 --param W                dW[2] only
+  jacobians derive --sizes 2,3,2 --activations tanh,softmax --loss ce --format markdown
+  jacobians derive --abstract                         activations as g[l], derivatives g[l]'
+  jacobians derive --general                          the proof for every size n, m
+
+exit status: 0 every proof holds, 1 one fails, 2 a usage error or bad input.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -74,18 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=COMPARE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    compare.add_argument(
-        "--sizes",
-        help="layer sizes n_0,…,n_L, e.g. 3,4,2,1 or 3-4-2-1 "
-        "(default 3-4-2-1, or read off --params)",
-    )
-    compare.add_argument(
-        "--activations",
-        help="one per layer, comma-separated: identity, relu, "
-        "leaky_relu[:slope], sigmoid, tanh, softplus, square, softmax "
-        "(default relu for hidden layers, sigmoid for the output)",
-    )
-    compare.add_argument("--loss", default="bce", help="bce, ce, mse or sum (default bce)")
+    _add_network_options(compare, "or read off --params")
     source = compare.add_mutually_exclusive_group()
     source.add_argument(
         "--seed", type=int, help=f"random parameters from this seed (default {DEFAULT_SEED})"
@@ -115,28 +151,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--json", action="store_true", help="print one JSON object instead")
     compare.set_defaults(handler=_compare)
+
+    derive = sub.add_parser(
+        "derive",
+        help="print symbolic derivations of the gradients and prove dW = δ aᵀ",
+        description="Derive every Jacobian of the chain symbolically (sympy), multiply and "
+        "reshape it, and prove that it equals the compact formulas dW[l] = δ[l] a[l-1]ᵀ, "
+        "db[l] = δ[l] and δ[l] = (W[l+1]ᵀ δ[l+1]) ⊙ g'(z[l]); print the derivation step by step.",
+        epilog=DERIVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_network_options(derive)
+    derive.add_argument(
+        "--layer", type=_positive_int, help="only this layer (default: all, output first)"
+    )
+    derive.add_argument(
+        "--param",
+        choices=("W", "b", "delta"),
+        action="append",
+        help="W, b or delta (repeat for several; default W and b)",
+    )
+    derive.add_argument(
+        "--format",
+        default="unicode",
+        choices=("unicode", "latex", "markdown"),
+        help="unicode for a terminal (default), latex, or markdown with $$ blocks",
+    )
+    derive.add_argument(
+        "--general",
+        action="store_true",
+        help="the proof for symbolic sizes n, m instead of a concrete network",
+    )
+    derive.add_argument(
+        "--abstract",
+        action="store_true",
+        help="keep elementwise activations as g[l] with derivative g[l]'",
+    )
+    derive.set_defaults(handler=_derive)
     return parser
 
 
 def _compare(args: argparse.Namespace) -> int:
     from .compare import compare
-    from .network import DEFAULT_SIZES, Network, parse_sizes
     from .numerical import DEFAULT_STEP
-    from .parameters import init_parameters, parameters_from_arrays, sizes_from_arrays
+    from .parameters import init_parameters, parameters_from_arrays
     from .paramfile import read
     from .report import comparison_json, format_comparison
 
     arrays = read(args.params) if args.params else None
-    if args.sizes is not None:
-        sizes = parse_sizes(args.sizes)
-    elif arrays is not None:
-        sizes = sizes_from_arrays(arrays)
-    else:
-        sizes = DEFAULT_SIZES
-    activations = args.activations
-    if activations is None:
-        activations = ["relu"] * (len(sizes) - 2) + ["sigmoid"]
-    net = Network.from_spec(sizes, activations, args.loss)
+    net = _network(args, arrays)
     if arrays is not None:
         params = parameters_from_arrays(net, arrays)
         if args.batch is not None and args.batch != params.batch:
@@ -156,6 +219,35 @@ def _compare(args: argparse.Namespace) -> int:
     else:
         print(format_comparison(result, label, args.digits))
     return 0 if result.agree else 1
+
+
+MAX_SYMBOLIC_PARAMETERS = 2_000
+"""Above this many parameters a symbolic derivation takes minutes; derive refuses."""
+
+
+def _derive(args: argparse.Namespace) -> int:
+    if args.general:
+        from derivations.general import general_derivation
+
+        derivations = [general_derivation()]
+    else:
+        net = _network(args)
+        if args.layer is not None and args.layer > net.depth:
+            raise UsageError(
+                f"--layer: expected a layer from 1 to {net.depth} for {net.spec}, got {args.layer}"
+            )
+        if net.parameter_count > MAX_SYMBOLIC_PARAMETERS:
+            raise UsageError(
+                f"--sizes: expected at most {MAX_SYMBOLIC_PARAMETERS} parameters for a symbolic "
+                f"derivation, got {net.parameter_count} for {net.spec}; derive a narrower "
+                "network (the algebra is the same for every width) or use --general"
+            )
+        from derivations.derive import derive
+
+        params = tuple(dict.fromkeys(args.param or ["W", "b"]))
+        derivations = derive(net, args.abstract, args.layer, params)
+    print("\n".join(d.render(args.format) for d in derivations), end="")
+    return 0 if all(d.holds for d in derivations) else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

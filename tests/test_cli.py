@@ -291,3 +291,80 @@ def test_compare_imports_neither_sympy_nor_matplotlib() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stderr == "[]"
+
+
+def test_derive_walkthrough_every_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "derive")
+    assert code == 0, err
+    for l in (3, 2, 1):
+        assert f"dW[{l}] of the 3-4-2-1 network" in out and f"db[{l}] of the 3-4-2-1" in out
+    assert out.count("holds ✓") >= 6 and "FAILS" not in out
+
+
+@pytest.mark.parametrize("fmt", ["unicode", "latex", "markdown"])
+def test_derive_formats(capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    code, out, _ = run(
+        capsys,
+        "derive",
+        "--sizes",
+        "2,3,2",
+        "--activations",
+        "tanh,softmax",
+        "--loss",
+        "ce",
+        "--layer",
+        "1",
+        "--param",
+        "delta",
+        "--format",
+        fmt,
+    )
+    assert code == 0
+    assert ("\\frac" in out) == (fmt != "unicode")
+    assert ("$$" in out) == (fmt == "markdown")
+
+
+def test_derive_general_and_abstract(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "derive", "--general")
+    assert code == 0 and "∂L/∂W_pq = δ_p a_q" in out and "for every n, m, r ≥ 1: holds ✓" in out
+    code, out, _ = run(capsys, "derive", "--abstract", "--layer", "2", "--param", "W")
+    assert code == 0 and "g[2]'(z[2]₁)" in out
+
+
+def test_derive_exit_1_when_a_proof_fails(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import derivations.chains as chains
+
+    monkeypatch.setattr(chains, "is_zero", lambda M: False)
+    code, out, _ = run(capsys, "derive", "--layer", "3", "--param", "b")
+    assert code == 1 and "FAILS ✗" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (("--layer", "4"), "--layer: expected a layer from 1 to 3 for 3-4-2-1, got 4"),
+        (
+            ("--sizes", "40,40,10"),
+            "--sizes: expected at most 2000 parameters for a symbolic "
+            "derivation, got 2050 for 40-40-10",
+        ),
+        (("--activations", "relu,swish,sigmoid"), "activations[2]: expected one of"),
+    ],
+)
+def test_derive_bad_input(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], expected: str
+) -> None:
+    code, out, err = run(capsys, "derive", *argv)
+    assert code == 2 and out == "" and expected in err and err.count("\n") == 1
+
+
+def test_help_imports_neither_sympy_nor_matplotlib() -> None:
+    code = (
+        "import sys; from jacobians.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write(repr([m for m in ('sympy', 'matplotlib', 'numpy') if m in sys.modules]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr == "[]"

@@ -1,0 +1,195 @@
+"""The symbolic package: its proofs hold (and can fail), its Jacobians and gradients equal the
+numeric package's, and sympy's own derivative of the composed network agrees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import derivations.chains as chains
+from derivations.chains import jacobians, product, prove
+from derivations.derive import derive, simplify_output
+from derivations.functions import NUMPY
+from derivations.general import equal, general_derivation, within_ranges
+from derivations.network import SymbolicNetwork
+from jacobians.backprop import vectorized_route
+from jacobians.chains import example_jacobians
+from jacobians.network import Network, forward
+from jacobians.parameters import init_parameters
+
+from .strategies import ACTIVATIONS, networks
+
+# A loss and its valid output activations; hidden layers take every activation.
+PAIRS = [(act, loss) for act in ACTIVATIONS for loss in ("mse", "sum")] + [
+    ("sigmoid", "bce"),
+    ("softmax", "bce"),
+    ("sigmoid", "ce"),
+    ("softmax", "ce"),
+]
+
+
+def test_walkthrough_proofs_hold() -> None:
+    claims = prove(SymbolicNetwork(Network.from_spec()))
+    assert len(claims) == 9 and all(c.holds for c in claims)
+    assert {(c.layer, c.param) for c in claims} == {
+        (l, p) for l in (1, 2, 3) for p in ("W", "b", "delta")
+    }
+
+
+@settings(max_examples=25)
+@given(net=networks(max_depth=3, max_width=3), abstract=st.booleans())
+def test_proofs_hold_for_random_small_networks(net: Network, abstract: bool) -> None:
+    assert all(c.holds for c in prove(SymbolicNetwork(net, abstract=abstract)))
+
+
+def test_a_wrong_flattening_is_refuted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the proof can fail: with column-major vec, the reshaped row is not δ aᵀ
+    monkeypatch.setattr(chains, "vec", lambda M: sp.Matrix(list(M.T)))
+    claims = prove(SymbolicNetwork(Network.from_spec()))
+    assert {(c.layer, c.param) for c in claims if not c.holds} == {(1, "W"), (2, "W")}
+
+
+def test_a_wrong_recursion_is_refuted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # δ[l] = (W[l+1] δ[l+1]) ⊙ g' (no transpose) is wrong for a square W: the proof says so
+    def wrong(sn, l, delta_next, jac):  # type: ignore[no-untyped-def]
+        back = sn.W[l + 1] * delta_next
+        return sp.Matrix([v * sn.derivative[l](z) for v, z in zip(back, sn.z[l], strict=True)])
+
+    monkeypatch.setattr(chains, "recursion", wrong)
+    claims = prove(SymbolicNetwork(Network.from_spec("2-2-2", "tanh,identity", "mse")))
+    assert not all(c.holds for c in claims if c.layer == 1)
+
+
+@pytest.mark.parametrize(("activation", "loss"), [("sigmoid", "bce"), ("softmax", "ce")])
+def test_fused_output_simplifies_to_a_minus_y(activation: str, loss: str) -> None:
+    sn = SymbolicNetwork(Network.from_spec("2-3", activation, loss))
+    form, assumption, holds = simplify_output(sn, jacobians(sn))  # type: ignore[misc]
+    assert holds and form == (sn.a[1] - sn.y).T
+    assert "σ" in assumption if activation == "sigmoid" else "one-hot" in assumption
+
+
+def test_softmax_with_bce_has_no_simplified_form() -> None:
+    sn = SymbolicNetwork(Network.from_spec("2-3", "softmax", "bce"))
+    assert simplify_output(sn, jacobians(sn)) is None
+
+
+def test_general_proof_holds_and_can_fail() -> None:
+    assert general_derivation().holds
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    i, p, q = sp.symbols("i p q", integer=True, positive=True)
+    d, a = sp.IndexedBase("δ"), sp.IndexedBase("a")
+    summed = within_ranges(
+        sp.Sum(d[i] * sp.KroneckerDelta(i, p) * a[q], (i, 1, n)).doit(), {p: (1, n), q: (1, m)}
+    )
+    assert summed == d[p] * a[q]
+    assert not equal(summed, d[q] * a[p])  # the transpose is not the gradient
+    assert not equal(summed, 2 * d[p] * a[q])
+
+
+def _values(sn: SymbolicNetwork, net: Network, seed: int) -> dict[sp.Symbol, float]:
+    params = init_parameters(net, seed)
+    cache = forward(net, params)
+    values: dict[sp.Symbol, float] = {}
+    for l in range(1, net.depth + 1):
+        values.update(zip(sn.W[l], params.W[l - 1].ravel(), strict=True))
+        values.update(zip(sn.b[l], params.b[l - 1], strict=True))
+        values.update(zip(sn.z[l], cache.z[l][:, 0], strict=True))
+        values.update(zip(sn.a[l], cache.a[l][:, 0], strict=True))
+    values.update(zip(sn.x, params.x[:, 0], strict=True))
+    values.update(zip(sn.y, params.target(net)[:, 0], strict=True))
+    return values
+
+
+def _evaluate(expr: sp.Matrix, values: dict[sp.Symbol, float]) -> np.ndarray:
+    symbols = sorted(values, key=str)
+    f = sp.lambdify(symbols, expr, modules=[NUMPY, "numpy"])
+    return np.asarray(f(*(values[s] for s in symbols)), dtype=float)
+
+
+@pytest.mark.parametrize(("output", "loss"), PAIRS)
+@pytest.mark.parametrize(
+    "hidden", ["relu", "leaky_relu:0.2", "tanh", "softplus", "square", "softmax"]
+)
+def test_symbolic_equals_numeric(hidden: str, output: str, loss: str) -> None:
+    net = Network.from_spec("3-3-2", f"{hidden},{output}", loss)
+    seed = 4
+    sn = SymbolicNetwork(net)
+    values = _values(sn, net, seed)
+    params = init_parameters(net, seed)
+    numeric = example_jacobians(net, params, forward(net, params))
+    symbolic = jacobians(sn)
+    for name, J in symbolic.items():
+        np.testing.assert_allclose(
+            _evaluate(J, values), numeric[name], rtol=1e-12, atol=1e-14, err_msg=name
+        )
+    grads = vectorized_route(net, params).gradients
+    for l in (1, 2):
+        names = chains.chain_names(2, l, "W")
+        dW = product([symbolic[k] for k in names]).reshape(*net.weight_shape(l))
+        np.testing.assert_allclose(_evaluate(dW, values), grads[f"dW{l}"], rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ("2-3-1", "relu,sigmoid", "bce"),
+        ("2-2-3", "tanh,softmax", "ce"),
+        ("2-2-2", "leaky_relu:0.2,square", "mse"),
+        ("3-2-2", "softplus,identity", "sum"),
+    ],
+)
+def test_sympy_differentiating_the_composed_network_agrees(spec: tuple[str, str, str]) -> None:
+    # an oracle independent of the chain: substitute the layers into each other and let
+    # sympy differentiate L(W, b, x, y) directly, then evaluate at the numeric values
+    net = Network.from_spec(*spec)
+    sn = SymbolicNetwork(net)
+    whole = sn.loss_expr().xreplace(sn.forward_substitution())
+    values = _values(sn, net, 2)
+    grads = vectorized_route(net, init_parameters(net, 2)).gradients
+    for l in (1, 2):
+        W = sn.W[l]
+        direct = sp.Matrix(W.shape[0], W.shape[1], lambda i, k, W=W: whole.diff(W[i, k]))
+        np.testing.assert_allclose(
+            _evaluate(direct, values), grads[f"dW{l}"], rtol=1e-10, atol=1e-14
+        )
+
+
+def test_derivations_render_in_every_format() -> None:
+    (d,) = derive(Network.from_spec(), layer=2, params=("W",))
+    assert d.holds
+    latex = d.latex()
+    # the 2 × 8 block matrix I_2 ⊗ a[1]ᵀ, entry by entry
+    block = (
+        r"\frac{\partial z^{[2]}}{\partial \operatorname{vec}(W^{[2]})} = \left(\begin{matrix}"
+        r"a^{[1]}_{1} & a^{[1]}_{2} & a^{[1]}_{3} & a^{[1]}_{4} & 0 & 0 & 0 & 0\\"
+        r"0 & 0 & 0 & 0 & a^{[1]}_{1} & a^{[1]}_{2} & a^{[1]}_{3} & a^{[1]}_{4}\end{matrix}\right)"
+        r"\qquad (2 \times 8)"
+    )
+    assert block in latex
+    markdown = d.markdown()
+    fences = [line for line in markdown.splitlines() if line.strip() == "$$"]
+    assert fences and len(fences) % 2 == 0
+    assert block in markdown
+    unicode = d.unicode()
+    assert "\\" not in unicode and "{" not in unicode
+    assert "∂z[2]/∂vec(W[2])" in unicode and "(2 × 8)" in unicode
+    assert "holds ✓" in unicode
+    assert d._repr_latex_().startswith("$$") and d._repr_markdown_() == markdown
+
+
+def test_relu_derivative_is_a_step_with_its_value_at_zero_stated() -> None:
+    (d,) = derive(Network.from_spec(), layer=1, params=("W",))
+    text = d.unicode()
+    assert "H(z[1]₁)" in text
+    assert "H(z) = 1 for z > 0 and 0 for z ≤ 0" in text
+
+
+def test_sigmoid_bce_derivation_shows_a_minus_y() -> None:
+    (d,) = derive(Network.from_spec(), layer=3, params=("W",))
+    step = next(s for s in d.steps if s.title.startswith("Simplified"))
+    assert "holds ✓" in step.text
+    sn = SymbolicNetwork(Network.from_spec())  # symbols are equal by name: a[3]₁ and y₁
+    assert step.equations[0].rhs == sp.Matrix([[sn.a[3][0] - sn.y[0]]])
