@@ -221,8 +221,9 @@ def _compare(args: argparse.Namespace) -> int:
     return 0 if result.agree else 1
 
 
-MAX_SYMBOLIC_PARAMETERS = 2_000
-"""Above this many parameters a symbolic derivation takes minutes; derive refuses."""
+MAX_SYMBOLIC_PARAMETERS = 600
+"""Above this many parameters a derivation takes more than a few seconds (16-16-16-1, 561
+parameters, takes about 6 s; 40-40-2 takes 95 s) and prints matrices no one reads: derive refuses."""
 
 
 def _derive(args: argparse.Namespace) -> int:

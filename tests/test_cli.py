@@ -347,7 +347,7 @@ def test_derive_exit_1_when_a_proof_fails(
         (("--layer", "4"), "--layer: expected a layer from 1 to 3 for 3-4-2-1, got 4"),
         (
             ("--sizes", "40,40,10"),
-            "--sizes: expected at most 2000 parameters for a symbolic "
+            "--sizes: expected at most 600 parameters for a symbolic "
             "derivation, got 2050 for 40-40-10",
         ),
         (("--activations", "relu,swish,sigmoid"), "activations[2]: expected one of"),
