@@ -45,17 +45,23 @@ def seconds(task: Callable[[], object]) -> float:
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+            return next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), ""
+            )
     except OSError:
         return ""
 
 
 def main() -> None:
     cpu = _cpu_model() or platform.machine()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {cpu}; "
-          f"median of {REPEATS}, sympy cache cleared before each")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {cpu}; "
+        f"median of {REPEATS}, sympy cache cleared before each"
+    )
     print()
-    print("| network | parameters | Jacobians (s) | proofs (s) | `derive` all layers, W and b (s) |")
+    print(
+        "| network | parameters | Jacobians (s) | proofs (s) | `derive` all layers, W and b (s) |"
+    )
     print("|---|---:|---:|---:|---:|")
     for spec in NETWORKS:
         net = Network.from_spec(*spec)

@@ -38,12 +38,21 @@ def test_cli_page_example_file_runs(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert json.loads(capsys.readouterr().out)["network"]["sizes"] == [2, 2, 1]
 
 
-def test_cli_page_lists_every_compare_option() -> None:
+@pytest.mark.parametrize("command", ["compare", "derive"])
+def test_cli_page_lists_every_option(command: str) -> None:
     parser = build_parser()
-    compare = parser._subparsers._group_actions[0].choices["compare"]  # type: ignore[union-attr]
-    options = {s for a in compare._actions for s in a.option_strings if s.startswith("--")}
+    sub = parser._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+    options = {s for a in sub._actions for s in a.option_strings if s.startswith("--")}
     text = (ROOT / "docs" / "cli.md").read_text()
-    assert {o for o in options if f"`{o}" not in text} == {"--help"}
+    section = text.split(f"## `jacobians {command}`")[1].split("\n## ")[0]
+    assert {o for o in options if f"`{o}" not in section} == {"--help"}
+
+
+def test_derivations_page_example_runs() -> None:
+    namespace: dict[str, object] = {}
+    code = _blocks(ROOT / "docs" / "derivations.md", "python")[0].replace("print(", "str(")
+    exec(code, namespace)
+    assert namespace["d"].holds  # type: ignore[attr-defined]
 
 
 def test_routes_page_states_the_real_counts(capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,3 +73,10 @@ def test_readme_sample_output_is_the_real_output(capsys: pytest.CaptureFixture[s
     sample = _blocks(ROOT / "README.md", "text")[0].splitlines()
     shown = [line for line in sample if "…" not in line]
     assert shown and all(line in out for line in shown), [l for l in shown if l not in out]
+
+
+def test_readme_derive_sample_is_the_real_output(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["derive", "--layer", "2", "--param", "W"])
+    out = capsys.readouterr().out.splitlines()
+    sample = _blocks(ROOT / "README.md", "text")[1].splitlines()
+    assert all(line in out for line in sample)
