@@ -11,6 +11,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 
 from sympy.core.cache import clear_cache
 
@@ -52,6 +53,14 @@ def _cpu_model() -> str:
         return ""
 
 
+def _jacobians(net: Network) -> object:
+    return jacobians(SymbolicNetwork(net))
+
+
+def _derive_and_render(net: Network) -> object:
+    return [d.unicode() for d in derive(net)]
+
+
 def main() -> None:
     cpu = _cpu_model() or platform.machine()
     print(
@@ -67,9 +76,9 @@ def main() -> None:
         net = Network.from_spec(*spec)
         sn = SymbolicNetwork(net)
         jac = jacobians(sn)
-        t_jac = seconds(lambda: jacobians(SymbolicNetwork(net)))
-        t_prove = seconds(lambda: prove(sn, jac))
-        t_all = seconds(lambda: [d.unicode() for d in derive(net)])
+        t_jac = seconds(partial(_jacobians, net))
+        t_prove = seconds(partial(prove, sn, jac))
+        t_all = seconds(partial(_derive_and_render, net))
         label = f"{spec[0]} ({spec[1]}; {spec[2]})"
         print(f"| {label} | {net.parameter_count} | {t_jac:.2f} | {t_prove:.2f} | {t_all:.2f} |")
     print(f"| general n, m (`--general`) | – | – | – | {seconds(general_derivation):.2f} |")

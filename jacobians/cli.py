@@ -223,7 +223,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 MAX_SYMBOLIC_PARAMETERS = 600
 """Above this many parameters a derivation takes more than a few seconds (16-16-16-1, 561
-parameters, takes about 6 s; 40-40-2 takes 95 s) and prints matrices no one reads: derive refuses."""
+parameters, takes about 6 s; 40-40-2 takes 95 s) and prints matrices no one reads."""
 
 
 def _derive(args: argparse.Namespace) -> int:
