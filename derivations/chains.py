@@ -45,7 +45,8 @@ def activation_jacobian(sn: SymbolicNetwork, l: int) -> sp.Matrix:
 
 def jacobians(sn: SymbolicNetwork) -> dict[str, sp.Matrix]:
     """Every Jacobian of NOTATION.md by name (``J_L_a3``, ``J_a3_z3``, ``J_z3_a2``, ``J_z3_W3``,
-    ``J_z3_b3``, …), the shapes and flattening of :func:`jacobians.chains.example_jacobians`."""
+    ``J_z3_b3``, …, and ``J_L_z3`` for a fused output pair), the names, shapes and flattening
+    of :func:`jacobians.chains.example_jacobians`."""
     L = sn.depth
     out = {f"J_L_a{L}": sp.Matrix([sn.loss_expr()]).jacobian(sn.a[L])}
     for l in range(L, 0, -1):
@@ -55,6 +56,11 @@ def jacobians(sn: SymbolicNetwork) -> dict[str, sp.Matrix]:
             out[f"J_z{l}_a{l - 1}"] = z.jacobian(sn.a[l - 1])
         out[f"J_z{l}_W{l}"] = z.jacobian(vec(sn.W[l]))
         out[f"J_z{l}_b{l}"] = z.jacobian(sn.b[l])
+    fused = sn.net.fused
+    if fused is not None and not sn.abstract_loss and (not sn.abstract or sn.derivative[L] is None):
+        # the fused row of sigmoid + bce, softmax + ce; derivations.derive.simplify_output
+        # proves it equals J_L_aL · J_aL_zL
+        out[f"J_L_z{L}"] = (sn.a[L] - sn.y).T
     return out
 
 

@@ -121,6 +121,7 @@ def test_symbolic_equals_numeric(hidden: str, output: str, loss: str) -> None:
     params = init_parameters(net, seed)
     numeric = example_jacobians(net, params, forward(net, params))
     symbolic = jacobians(sn)
+    assert set(symbolic) == set(numeric)
     for name, J in symbolic.items():
         np.testing.assert_allclose(
             _evaluate(J, values), numeric[name], rtol=1e-12, atol=1e-14, err_msg=name
