@@ -43,8 +43,12 @@ def elementwise_link(name: str, what: str = "function") -> Elementwise:
     g = get_activation(name, what)
     if not isinstance(g, Elementwise):
         raise InvalidValueError(
-            message(what, "an elementwise function", repr(name),
-                    "softmax maps a vector to a vector; a chain link maps numbers to numbers")
+            message(
+                what,
+                "an elementwise function",
+                repr(name),
+                "softmax maps a vector to a vector; a chain link maps numbers to numbers",
+            )
         )
     return g
 

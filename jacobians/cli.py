@@ -33,6 +33,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -188,6 +198,93 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep elementwise activations as g[l] with derivative g[l]'",
     )
     derive.set_defaults(handler=_derive)
+
+    chain = sub.add_parser(
+        "chain",
+        help="a chain of scalar functions: each link's derivative, their product, and the "
+        "numeric derivative",
+        description="Evaluate f_K(⋯ f_2(f_1(x))) for elementwise functions named in order of "
+        "application, each link's derivative at the value flowing into it, their product (the "
+        "chain rule) and the central difference of the whole chain.",
+        epilog="example:\n  jacobians chain square sigmoid --at 0.5\n  jacobians chain "
+        "leaky_relu:0.2 square sigmoid --at -1.5 --numeric-links",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    chain.add_argument(
+        "functions",
+        nargs="+",
+        metavar="FUNCTION",
+        help="identity, relu, leaky_relu[:slope], sigmoid, tanh, softplus, square",
+    )
+    chain.add_argument("--at", type=_finite_float, default=0.5, help="the point x (default 0.5)")
+    chain.add_argument(
+        "--step",
+        type=_positive_float,
+        default=None,
+        help="central-difference step h (default 0.001, the chapter's)",
+    )
+    chain.add_argument(
+        "--numeric-links",
+        action="store_true",
+        help="take each link's derivative numerically instead of by its rule",
+    )
+    chain.set_defaults(handler=_chain)
+
+    mf = sub.add_parser(
+        "matrix-function",
+        help="the foundations chapter's L = Λ(σ(X W)) and its gradients, two ways",
+        description="Reproduce the foundations chapter's matrix function: X (3 × 3) and W "
+        "(3 × 2) drawn with numpy's legacy generator from --seed, N = X W, S = σ(N), L = Σ S, "
+        "and dL/dX, dL/dW by the chapter's formulas and by explicit Jacobians (row layout).",
+    )
+    mf.add_argument(
+        "--seed", type=int, default=None, help="the seed (default 190204, the chapter's)"
+    )
+    mf.add_argument("--activation", default="sigmoid", help="the elementwise σ (default sigmoid)")
+    mf.add_argument(
+        "--digits",
+        type=_positive_int,
+        default=4,
+        help="decimals shown (default 4, as the chapter prints)",
+    )
+    mf.set_defaults(handler=_matrix_function)
+
+    plot = sub.add_parser(
+        "plot",
+        help="plots of a chain, a sweep of L, or a network's Jacobians (needs the plot extra)",
+        description="Write a PNG (800 × 600 pixels). Needs matplotlib: python -m pip install "
+        "'.[plot]' in a source checkout.",
+    )
+    kinds = plot.add_subparsers(dest="kind", metavar="KIND", required=True)
+    p_chain = kinds.add_parser("chain", help="a chain and its derivative over a range")
+    p_chain.add_argument("functions", nargs="+", metavar="FUNCTION")
+    p_chain.add_argument(
+        "--range",
+        nargs=2,
+        type=_finite_float,
+        default=(-3.0, 3.0),
+        metavar=("LO", "HI"),
+        help="the x range (default -3 3)",
+    )
+    p_sweep = kinds.add_parser("sweep", help="L as one entry of X moves, with its tangent")
+    p_sweep.add_argument("--seed", type=int, default=None, help="default 190204")
+    p_sweep.add_argument(
+        "--entry",
+        nargs=2,
+        type=_positive_int,
+        default=(1, 1),
+        metavar=("I", "J"),
+        help="which x_ij moves, 1-based (default 1 1)",
+    )
+    p_sweep.add_argument(
+        "--span", type=_positive_float, default=1.0, help="how far either side it moves (default 1)"
+    )
+    p_jac = kinds.add_parser("jacobians", help="every Jacobian factor of a network as a heatmap")
+    _add_network_options(p_jac)
+    p_jac.add_argument("--seed", type=int, default=None, help=f"default {DEFAULT_SEED}")
+    for p in (p_chain, p_sweep, p_jac):
+        p.add_argument("-o", "--output", required=True, metavar="PNG", help="the file to write")
+    plot.set_defaults(handler=_plot)
     return parser
 
 
@@ -249,6 +346,71 @@ def _derive(args: argparse.Namespace) -> int:
         derivations = derive(net, args.abstract, args.layer, params)
     print("\n".join(d.render(args.format) for d in derivations), end="")
     return 0 if all(d.holds for d in derivations) else 1
+
+
+def _chain(args: argparse.Namespace) -> int:
+    from .chainrule import DEFAULT_STEP, chain
+    from .report import format_chain
+
+    result = chain(args.functions, args.at, args.step or DEFAULT_STEP, args.numeric_links)
+    print(format_chain(result, args.functions))
+    return 0
+
+
+def _matrix_function(args: argparse.Namespace) -> int:
+    from .report import format_matrix_function
+    from .rowlayout import CHAPTER_SEED, chapter_example, matrix_function, perturbation_slope
+
+    seed = CHAPTER_SEED if args.seed is None else args.seed
+    X, W = chapter_example(seed)
+    mf = matrix_function(X, W, args.activation)
+    slope = perturbation_slope(X, W, (0, 0), activation=args.activation)
+    print(format_matrix_function(mf, seed, slope, args.digits))
+    return 0
+
+
+PLOT_EXTRA = "python -m pip install 'jacobians[plot]' (in a source checkout: python -m pip install '.[plot]')"
+
+
+def _plot(args: argparse.Namespace) -> int:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            f"plot: expected matplotlib, which is not installed; {PLOT_EXTRA}"
+        ) from None
+    from pathlib import Path
+
+    from . import plots
+
+    folder = Path(args.output).resolve().parent
+    if not folder.is_dir():
+        raise UsageError(f"--output: expected a file in an existing folder, got {args.output!r}")
+    if args.kind == "chain":
+        lo, hi = args.range
+        if not lo < hi:
+            raise UsageError(f"--range: expected LO < HI, got {lo:g} {hi:g}")
+        path = plots.draw_chain(args.functions, args.output, lo, hi)
+    elif args.kind == "sweep":
+        from .rowlayout import CHAPTER_SEED, chapter_example
+
+        X, W = chapter_example(CHAPTER_SEED if args.seed is None else args.seed)
+        i, j = args.entry
+        if i > X.shape[0] or j > X.shape[1]:
+            raise UsageError(
+                f"--entry: expected I ≤ {X.shape[0]} and J ≤ {X.shape[1]}, got {i} {j}"
+            )
+        path = plots.draw_sweep(X, W, args.output, (i - 1, j - 1), args.span)
+    else:
+        from .parameters import init_parameters
+
+        net = _network(args)
+        params = init_parameters(net, DEFAULT_SEED if args.seed is None else args.seed)
+        path = plots.draw_jacobians(net, params, args.output)
+    print(
+        f"wrote {path} ({plots.DPI * plots.SIZE[0]:.0f} × {plots.DPI * plots.SIZE[1]:.0f} pixels)"
+    )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 
 from ._typing import Json, Matrix
+from .chainrule import ChainResult
 from .chains import ChainReport, jacobian_shapes
 from .compare import EXACT_ATOL, EXACT_RTOL, NUMERICAL_ATOL, NUMERICAL_RTOL, Comparison, Difference
 from .errors import shape_str
 from .network import Network
+from .rowlayout import MatrixFunction
 
 _JAC = re.compile(r"^J_(L|[az]\d+)_([azWb]\d+)$")
 
@@ -190,3 +192,73 @@ def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
         "notes": list(c.jacobian.notes),
         "agree": c.agree,
     }
+
+
+def format_chain(result: ChainResult, names: list[str]) -> str:
+    """Each link's input, value and derivative, the chain-rule product, the numeric derivative."""
+    x = float(np.asarray(result.x).reshape(-1)[0])
+    lines = [f"chain {' → '.join(names)} at x = {x:g}", ""]
+    rows = [("link", "input u", "f(u)", "f'(u)", "numeric f'(u)")]
+    for i, link in enumerate(result.links, start=1):
+        rows.append(
+            (
+                f"{i}. {link.name}",
+                f"{float(link.input):.6g}",
+                f"{float(link.output):.6g}",
+                f"{float(link.derivative):.6g}",
+                f"{float(link.numeric):.6g}",
+            )
+        )
+    widths = [max(len(r[c]) for r in rows) for c in range(5)]
+    lines += [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+    factors = " · ".join(f"{float(link.derivative):.6g}" for link in result.links)
+    summary = [
+        ("value", f"{float(result.value):.10g}"),
+        ("chain rule (product)", f"{factors} = {float(result.derivative):.10g}"),
+        (f"numeric, whole chain (h = {result.step:g})", f"{float(result.numeric):.10g}"),
+        ("difference", f"{abs(float(result.derivative - result.numeric)):.1e}"),
+    ]
+    width = max(len(k) for k, _ in summary) + 1
+    lines += ["", *(f"{(k + ':').ljust(width)} {v}" for k, v in summary)]
+    return "\n".join(lines)
+
+
+def format_matrix_function(
+    mf: MatrixFunction, seed: int | None, slope: float, digits: int = 4
+) -> str:
+    """The chapter's example: X, W, L, dL/dX and dL/dW by the formulas and by Jacobians."""
+
+    def show(name: str, value: Matrix) -> list[str]:
+        text = np.array2string(np.round(value, digits), precision=digits, suppress_small=True)
+        return [f"{name}:", *text.splitlines()]
+
+    head = f"L = Λ({mf.activation}(X W)), X {shape_str(mf.X.shape)}, W {shape_str(mf.W.shape)}"
+    lines = [head + (f", seed {seed}" if seed is not None else ""), ""]
+    lines += show("X", mf.X) + show("W", mf.W) + [f"L: {round(mf.L, digits)}", ""]
+    lines += ["by the formulas dL/dX = (dL/dS ⊙ σ'(N)) Wᵀ, dL/dW = Xᵀ (dL/dS ⊙ σ'(N)):"]
+    lines += show("dLdX", mf.dLdX) + show("dLdW", mf.dLdW) + [""]
+    lines += ["by explicit Jacobians (row-major vec):"]
+    for name, J in mf.jacobians.items():
+        lines.append(f"  {name:<6} {shape_str(J.shape):>6}   {_ROW_STRUCTURE[name]}")
+    lines += show("dLdX", mf.dLdX_jacobian) + show("dLdW", mf.dLdW_jacobian)
+    gap = max(
+        float(np.abs(mf.dLdX - mf.dLdX_jacobian).max()),
+        float(np.abs(mf.dLdW - mf.dLdW_jacobian).max()),
+    )
+    lines += [
+        "",
+        f"largest difference between the two routes: {gap:.1e}",
+        f"check: (L(X + 0.001 at x11) − L(X)) / 0.001 = {round(slope, digits)} "
+        f"(dL/dx11 = {round(float(mf.dLdX[0, 0]), digits)})",
+    ]
+    return "\n".join(lines)
+
+
+_ROW_STRUCTURE = {
+    "J_L_S": "∂L/∂vec(S) = 1ᵀ",
+    "J_S_N": "∂vec(S)/∂vec(N) = diag(σ'(vec N))",
+    "J_N_X": "∂vec(N)/∂vec(X) = I_B ⊗ Wᵀ",
+    "J_N_W": "∂vec(N)/∂vec(W) = X ⊗ I_p",
+}

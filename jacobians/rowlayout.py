@@ -37,8 +37,12 @@ def _check_product(X: Matrix, W: Matrix) -> None:
     if X.shape[1] != W.shape[0]:
         hint = "did you pass Wᵀ?" if X.shape[1] == W.shape[1] else ""
         raise ShapeError(
-            message("W", f"{X.shape[1]} rows to match X of shape {shape_str(X.shape)}",
-                    f"shape {shape_str(W.shape)}", hint)
+            message(
+                "W",
+                f"{X.shape[1]} rows to match X of shape {shape_str(X.shape)}",
+                f"shape {shape_str(W.shape)}",
+                hint,
+            )
         )
 
 
@@ -59,8 +63,13 @@ def dot(X: ArrayLike, W: ArrayLike) -> DotProduct:
     """
     Xm, Wm = _matrix("X", X), _matrix("W", W)
     if Xm.shape[0] != 1 or Wm.shape[1] != 1:
-        raise ShapeError(message("X, W", "a row X (1 × n) and a column W (n × 1)",
-                                 f"{shape_str(Xm.shape)} and {shape_str(Wm.shape)}"))
+        raise ShapeError(
+            message(
+                "X, W",
+                "a row X (1 × n) and a column W (n × 1)",
+                f"{shape_str(Xm.shape)} and {shape_str(Wm.shape)}",
+            )
+        )
     _check_product(Xm, Wm)
     return DotProduct(Xm @ Wm, Wm.T.copy(), Xm.T.copy())
 
@@ -108,13 +117,25 @@ def matrix_function(X: ArrayLike, W: ArrayLike, activation: str = "sigmoid") -> 
     dX = multiply([*head, Factor("J_N_X", jac["J_N_X"])]).value
     dW = multiply([*head, Factor("J_N_W", jac["J_N_W"])]).value
     return MatrixFunction(
-        Xm, Wm, N, S, float(S.sum()), G @ Wm.T, Xm.T @ G, jac,
-        row_to_matrix(dX, Xm.shape), row_to_matrix(dW, Wm.shape), g.name,
+        Xm,
+        Wm,
+        N,
+        S,
+        float(S.sum()),
+        G @ Wm.T,
+        Xm.T @ G,
+        jac,
+        row_to_matrix(dX, Xm.shape),
+        row_to_matrix(dW, Wm.shape),
+        g.name,
     )
 
 
 def perturbation_slope(
-    X: ArrayLike, W: ArrayLike, index: tuple[int, int], step: float = DEFAULT_STEP,
+    X: ArrayLike,
+    W: ArrayLike,
+    index: tuple[int, int],
+    step: float = DEFAULT_STEP,
     activation: str = "sigmoid",
 ) -> float:
     """The chapter's check: ``(L(X + h E_ij) − L(X)) / h``, a forward difference in ``X[i, j]``."""
@@ -131,4 +152,3 @@ def chapter_example(seed: int = CHAPTER_SEED) -> tuple[Matrix, Matrix]:
     X = rng.randn(3, 3)
     W = rng.randn(3, 2)
     return X, W
-

@@ -82,12 +82,17 @@ def row_example_jacobians(net: Network, rp: RowParameters, i: int = 0) -> dict[s
     return out
 
 
-def row_jacobian_route(net: Network, rp: RowParameters, order: str = "reverse") -> dict[str, Matrix]:
+def row_jacobian_route(
+    net: Network, rp: RowParameters, order: str = "reverse"
+) -> dict[str, Matrix]:
     """``dW1, db1, …`` in the row layout (``dW[l]`` is ``n_{l-1} × n_l``) by Jacobian chains,
     averaged over the observations."""
     B, L = rp.X.shape[0], net.depth
-    grads = {f"d{p}{l}": 0.0 * (rp.W[l - 1] if p == "W" else rp.b[l - 1])
-             for l in range(1, L + 1) for p in "Wb"}
+    grads = {
+        f"d{p}{l}": 0.0 * (rp.W[l - 1] if p == "W" else rp.b[l - 1])
+        for l in range(1, L + 1)
+        for p in "Wb"
+    }
     for i in range(B):
         jac = row_example_jacobians(net, rp, i)
         head, _ = output_factors(net, jac)
@@ -120,8 +125,13 @@ def row_vectorized_route(net: Network, rp: RowParameters) -> dict[str, Matrix]:
     return {k: grads[k] for k in sorted(grads, key=lambda k: (int(k[2:]), k[1]))}
 
 
-def gradients(net: Network, params: Parameters, layout: str = "column",
-              route: str = "jacobian", order: str = "reverse") -> dict[str, Matrix]:
+def gradients(
+    net: Network,
+    params: Parameters,
+    layout: str = "column",
+    route: str = "jacobian",
+    order: str = "reverse",
+) -> dict[str, Matrix]:
     """``dW1, db1, …`` of ``params`` in the ``column`` or ``row`` layout, by the ``jacobian``
     or ``vectorized`` route."""
     if layout not in LAYOUTS:
@@ -136,4 +146,6 @@ def gradients(net: Network, params: Parameters, layout: str = "column",
             return jacobian_route(net, params, order).gradients
         return vectorized_route(net, params).gradients
     rp = to_row(params)
-    return row_jacobian_route(net, rp, order) if route == "jacobian" else row_vectorized_route(net, rp)
+    return (
+        row_jacobian_route(net, rp, order) if route == "jacobian" else row_vectorized_route(net, rp)
+    )
