@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="which x_ij moves, 1-based (default 1 1)",
     )
     p_sweep.add_argument(
-        "--span", type=_positive_float, default=1.0, help="how far either side it moves (default 1)"
+        "--span", type=_positive_float, default=3.0, help="how far either side it moves (default 3)"
     )
     p_jac = kinds.add_parser("jacobians", help="every Jacobian factor of a network as a heatmap")
     _add_network_options(p_jac)

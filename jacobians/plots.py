@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from ._typing import FloatArray, Matrix
-from .errors import InvalidValueError, message
 from .chainrule import DEFAULT_STEP, chain_value, elementwise_link, numeric_derivative
 from .chains import example_jacobians
+from .errors import InvalidValueError, message
 from .network import Network, forward
 from .parameters import Parameters
 from .rowlayout import matrix_function

@@ -31,7 +31,8 @@ LAYOUTS = ("column", "row")
 
 @dataclass(frozen=True)
 class RowParameters:
-    """``W[l]`` (``n_{l-1} × n_l``), ``b[l]`` (``n_l``), ``X`` (``B × n_0``), ``Y`` (``B × n_L``)."""
+    """``W[l]`` (``n_{l-1} × n_l``), ``b[l]`` (``n_l``), ``X`` (``B × n_0``), ``Y`` (``B × n_L``
+    or ``None``)."""
 
     W: tuple[Matrix, ...]
     b: tuple[Vector, ...]

@@ -368,3 +368,41 @@ def test_help_imports_neither_sympy_nor_matplotlib() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stderr == "[]"
+
+
+def test_chain_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "chain", "square", "sigmoid", "--at", "0.5")
+    assert code == 0
+    assert "1. square   0.5      0.25      1         1" in out
+    assert "chain rule (product):             1 · 0.246134 = 0.2461340827" in out
+    assert "numeric, whole chain (h = 0.001): 0.246134" in out
+
+
+def test_matrix_function_command_reproduces_the_chapter(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "matrix-function", "--seed", "190204")
+    assert code == 0
+    assert "L: 2.3755" in out
+    assert out.count("[[ 0.2489 -0.3748  0.0112]") == 2  # formulas and Jacobians
+    assert "= 0.2489 (dL/dx11 = 0.2489)" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (("chain", "softmax"), "function 1: expected an elementwise function, got 'softmax'"),
+        (("chain", "cube"), "function 1: expected one of"),
+        (("matrix-function", "--activation", "softmax"), "activation: expected an elementwise"),
+    ],
+)
+def test_foundation_commands_bad_input(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], expected: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and expected in err and err.count("\n") == 1
+
+
+def test_chain_rejects_a_non_finite_point(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["chain", "relu", "--at", "nan"])
+    assert exit_info.value.code == 2
+    assert "argument --at: expected a finite number, got 'nan'" in capsys.readouterr().err

@@ -21,7 +21,7 @@ def test_readme_opens_with_the_two_commands() -> None:
     first = _blocks(ROOT / "README.md", "bash")[0].splitlines()
     assert first == [
         "python -m pip install . && jacobians compare",
-        'python -m pip install ".[test]" && python -m pytest',
+        'python -m pip install ".[test,plot]" && python -m pytest',
     ]
 
 
@@ -38,14 +38,38 @@ def test_cli_page_example_file_runs(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert json.loads(capsys.readouterr().out)["network"]["sizes"] == [2, 2, 1]
 
 
-@pytest.mark.parametrize("command", ["compare", "derive"])
+def _options(parser: object) -> set[str]:
+    found = set()
+    for action in parser._actions:  # type: ignore[attr-defined]
+        found |= {s for s in action.option_strings if s.startswith("--")}
+        choices = getattr(action, "choices", None)
+        if isinstance(choices, dict):  # a subcommand's own parsers
+            for child in choices.values():
+                found |= _options(child)
+    return found
+
+
+@pytest.mark.parametrize("command", ["compare", "derive", "chain", "matrix-function", "plot"])
 def test_cli_page_lists_every_option(command: str) -> None:
     parser = build_parser()
     sub = parser._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
-    options = {s for a in sub._actions for s in a.option_strings if s.startswith("--")}
+    options = _options(sub)
     text = (ROOT / "docs" / "cli.md").read_text()
     section = text.split(f"## `jacobians {command}`")[1].split("\n## ")[0]
     assert {o for o in options if f"`{o}" not in section} == {"--help"}
+
+
+def test_foundations_page_example_runs() -> None:
+    namespace: dict[str, object] = {}
+    exec(_blocks(ROOT / "docs" / "foundations.md", "python")[0], namespace)
+    assert namespace["row"]["dW1"].shape == (3, 4)  # type: ignore[index]
+
+
+def test_foundations_page_chain_output_is_real(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["chain", "square", "sigmoid", "--at", "0.5"])
+    out = capsys.readouterr().out.splitlines()
+    sample = _blocks(ROOT / "docs" / "foundations.md", "text")[0].splitlines()[1:]
+    assert sample and all(line in out for line in sample)
 
 
 def test_derivations_page_example_runs() -> None:

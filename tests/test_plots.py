@@ -1,0 +1,111 @@
+"""Plots: each PNG is written, not blank, 800 × 600; the numbers behind each are tested apart."""
+
+from __future__ import annotations
+
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jacobians.chains import example_jacobians
+from jacobians.cli import main
+from jacobians.network import Network, forward
+from jacobians.parameters import init_parameters
+from jacobians.plots import chain_curves, jacobian_panels, sweep_curve
+from jacobians.rowlayout import chapter_example, matrix_function
+
+pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+
+
+def _png(path: Path) -> tuple[int, int, np.ndarray]:
+    import matplotlib.image
+
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height, matplotlib.image.imread(path)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["chain", "square", "sigmoid"],
+        ["sweep"],
+        ["jacobians", "--sizes", "3,4,2,1"],
+        ["chain", "leaky_relu:0.2", "tanh", "--range", "-2", "2"],
+    ],
+)
+def test_plot_writes_a_png_of_the_stated_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    out = tmp_path / "plot.png"
+    assert main(["plot", *argv, "-o", str(out)]) == 0
+    assert "800 × 600 pixels" in capsys.readouterr().out
+    width, height, pixels = _png(out)
+    assert (width, height) == (800, 600)
+    assert pixels.std() > 0.05  # not blank: lines and heatmaps on a white background
+
+
+def test_chain_curve_numbers() -> None:
+    c = chain_curves(["square", "sigmoid"], -2.0, 2.0, points=401, numeric_points=41)
+    s = 1 / (1 + np.exp(-(c.x**2)))
+    np.testing.assert_allclose(c.value, s, rtol=1e-15)
+    np.testing.assert_allclose(c.derivative, s * (1 - s) * 2 * c.x, rtol=1e-12, atol=1e-15)
+    # the numeric points lie on the chain rule's curve (grids share every 10th point)
+    np.testing.assert_allclose(c.numeric, c.derivative[::10], rtol=1e-5, atol=1e-7)
+
+
+def test_sweep_curve_numbers() -> None:
+    X, W = chapter_example()
+    s = sweep_curve(X, W, (0, 0), span=1.0, points=201)
+    mf = matrix_function(X, W)
+    assert s.x0 == X[0, 0] and s.L0 == mf.L and s.slope == mf.dLdX[0, 0]
+    mid = 100  # t[100] is the current value: curve and tangent touch there
+    assert s.t[mid] == pytest.approx(X[0, 0]) and s.loss[mid] == pytest.approx(mf.L)
+    assert s.tangent[mid] == pytest.approx(mf.L)
+    # a true tangent: its error grows like the square of the distance (here d = 0.02 and 0.1,
+    # so the ratio is near 25); a line of any other slope would be off linearly (ratio 5)
+    near, far = (abs(s.loss[mid + k] - s.tangent[mid + k]) for k in (2, 10))
+    assert 20 < far / near < 30
+
+
+def test_jacobian_panels_are_the_networks_jacobians() -> None:
+    net = Network.from_spec()
+    params = init_parameters(net, 8)
+    panels = dict(jacobian_panels(net, params))
+    for name, J in example_jacobians(net, params, forward(net, params)).items():
+        np.testing.assert_array_equal(panels[name], J)
+
+
+def test_plot_without_matplotlib_says_how_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["plot", "sweep", "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert (
+        "plot: expected matplotlib, which is not installed; python -m pip install 'jacobians[plot]'"
+        in err
+    )
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["chain", "relu", "--range", "2", "1"], "--range: expected LO < HI, got 2 1"),
+        (["sweep", "--entry", "4", "1"], "--entry: expected I ≤ 3 and J ≤ 3, got 4 1"),
+        (
+            ["chain", "relu", "-o", "/no/such/folder/x.png"],
+            "--output: expected a file in an existing folder",
+        ),
+    ],
+)
+def test_plot_bad_input(capsys: pytest.CaptureFixture[str], argv: list[str], expected: str) -> None:
+    if "-o" not in argv:
+        argv = [*argv, "-o", "x.png"]
+    assert main(["plot", *argv]) == 2
+    assert expected in capsys.readouterr().err
