@@ -369,7 +369,10 @@ def _matrix_function(args: argparse.Namespace) -> int:
     return 0
 
 
-PLOT_EXTRA = "python -m pip install 'jacobians[plot]' (in a source checkout: python -m pip install '.[plot]')"
+PLOT_EXTRA = (
+    "python -m pip install 'jacobians[plot]' "
+    "(in a source checkout: python -m pip install '.[plot]')"
+)
 
 
 def _plot(args: argparse.Namespace) -> int:
