@@ -74,6 +74,19 @@ def dot(X: ArrayLike, W: ArrayLike) -> DotProduct:
     return DotProduct(Xm @ Wm, Wm.T.copy(), Xm.T.copy())
 
 
+def activation_of_dot(X: ArrayLike, W: ArrayLike, activation: str = "sigmoid") -> DotProduct:
+    """``s = σ(ν(X, W))``: ``∂s/∂X = σ'(ν) Wᵀ`` and ``∂s/∂W = Xᵀ σ'(ν)`` (the chain rule through
+    the dot product; ``σ`` any elementwise activation).
+
+    >>> r = activation_of_dot([[1.0, -1.0]], [[2.0], [2.0]]); r.value.tolist(), r.d_dX.tolist()
+    ([[0.5]], [[0.5, 0.5]])
+    """
+    nu = dot(X, W)
+    g = elementwise_link(activation, "activation")
+    slope = g.derivative(nu.value)
+    return DotProduct(g(nu.value), slope * nu.d_dX, nu.d_dW * slope)
+
+
 @dataclass(frozen=True)
 class MatrixFunction:
     """``L = Λ(σ(X W))`` with its gradients by the formulas and by explicit Jacobians."""

@@ -18,6 +18,7 @@ from jacobians.chainrule import (
 from jacobians.errors import InvalidValueError, ShapeError, UnknownNameError
 from jacobians.network import Network
 from jacobians.rowlayout import (
+    activation_of_dot,
     chapter_example,
     dot,
     matrix_function,
@@ -107,6 +108,19 @@ def test_dot_product() -> None:
         ShapeError, match=r"W: expected 3 rows to match X of shape 1×3, got shape 2×1"
     ):
         dot([[1.0, 2.0, 3.0]], [[1.0], [2.0]])
+
+
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 5), activation=st.sampled_from(SMOOTH))
+def test_activation_of_dot_is_the_one_by_one_matrix_function(
+    seed: int, n: int, activation: str
+) -> None:
+    # σ(ν(X, W)) for a row X and a column W is Λ(σ(X W)) with B = p = 1
+    rng = np.random.default_rng(seed)
+    X, W = rng.standard_normal((1, n)), rng.standard_normal((n, 1))
+    r, mf = activation_of_dot(X, W, activation), matrix_function(X, W, activation)
+    assert float(r.value[0, 0]) == pytest.approx(mf.L, rel=1e-15)
+    np.testing.assert_allclose(r.d_dX, mf.dLdX_jacobian, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(r.d_dW, mf.dLdW_jacobian, rtol=1e-12, atol=1e-15)
 
 
 def test_the_chapters_printed_numbers() -> None:
