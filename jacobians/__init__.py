@@ -34,7 +34,7 @@ _EXPORTS = {
     "jacobian_shapes": "chains",
     "vectorized_route": "backprop",
     "numerical_route": "numerical",
-    "compare": "compare",
+    "compare": "comparison",
     "multiply": "compose",
     "get_activation": "activations",
     "get_loss": "losses",

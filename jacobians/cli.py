@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .compare import compare
+    from .comparison import compare
     from .numerical import DEFAULT_STEP
     from .parameters import init_parameters, parameters_from_arrays
     from .paramfile import read

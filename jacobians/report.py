@@ -1,4 +1,4 @@
-"""Turn a :class:`~jacobians.compare.Comparison` into text for a terminal or into JSON data.
+"""Turn a :class:`~jacobians.comparison.Comparison` into text for a terminal or into JSON data.
 
 No mathematics here: every number comes from the routes; this module only lays them out.
 """
@@ -14,7 +14,7 @@ import numpy as np
 from ._typing import Json, Matrix
 from .chainrule import ChainResult
 from .chains import ChainReport, jacobian_shapes
-from .compare import EXACT_ATOL, EXACT_RTOL, NUMERICAL_ATOL, NUMERICAL_RTOL, Comparison, Difference
+from .comparison import EXACT_ATOL, EXACT_RTOL, NUMERICAL_ATOL, NUMERICAL_RTOL, Comparison, Difference
 from .errors import shape_str
 from .network import Network
 from .rowlayout import MatrixFunction

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import jacobians.compare as compare_module
+import jacobians.comparison as compare_module
 from jacobians.cli import main
 from jacobians.network import Network
 from jacobians.parameters import init_parameters

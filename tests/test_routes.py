@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from jacobians.backprop import vectorized_route
 from jacobians.chains import jacobian_route
-from jacobians.compare import compare
+from jacobians.comparison import compare
 from jacobians.errors import InvalidValueError
 from jacobians.network import Network, cost
 from jacobians.numerical import numerical_route
