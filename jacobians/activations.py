@@ -153,7 +153,16 @@ def get_activation(name: str, what: str = "activation") -> Activation:
     >>> get_activation("softmax").elementwise
     False
     """
-    key, _, parameter = normalize(name).partition(":")
+    key, colon, parameter = normalize(name).partition(":")
+    if colon and not parameter:
+        raise InvalidValueError(
+            message(
+                what,
+                f"{key}:<value> with a value after the colon",
+                repr(name),
+                f"write {key} for the default",
+            )
+        )
     if key == Softmax.name and not parameter:
         return Softmax()
     if key not in ACTIVATIONS:

@@ -191,7 +191,7 @@ def jacobian_route(net: Network, params: Parameters, order: str = "reverse") -> 
     notes = []
     if fused_at and net.fused is not None:
         notes.append(
-            f"∂L/∂a[{L}] or ∂a[{L}]/∂z[{L}] is not finite for example(s) "
+            f"∂L/∂a[{L}] is ±∞ where ∂a[{L}]/∂z[{L}] is 0 (∞·0) for example(s) "
             f"{', '.join(map(str, fused_at[:10]))}{' …' if len(fused_at) > 10 else ''} "
             f"({net.fused.activation} saturated under {net.fused.loss}): the chain used the fused "
             f"row ∂L/∂z[{L}] = (a[{L}] − y)ᵀ there"

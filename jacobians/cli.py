@@ -11,12 +11,19 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 PROG = "jacobians"
 DEFAULT_SEED = 8
 """The walk-through network's seed: one dead relu unit in layer 1, every z at least 0.3 from
 a kink, so the default run shows a zero row in dW1 and no stencil crosses a kink."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: ``jacobians compare: error: …`` and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 class UsageError(Exception):
@@ -30,6 +37,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 2**32 − 1, got {value}")
     return value
 
 
@@ -115,7 +132,7 @@ exit status: 0 every proof holds, 1 one fails, 2 a usage error or bad input.
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="The linear algebra of backpropagation made explicit: every layer's full "
         "Jacobian as a matrix, chained and reshaped into dW and db, checked against the "
@@ -134,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network_options(compare, "or read off --params")
     source = compare.add_mutually_exclusive_group()
     source.add_argument(
-        "--seed", type=int, help=f"random parameters from this seed (default {DEFAULT_SEED})"
+        "--seed", type=_seed, help=f"random parameters from this seed (default {DEFAULT_SEED})"
     )
     source.add_argument(
         "--params", metavar="FILE", help="read W1, b1, …, x, y from a .json, .toml or .npz file"
@@ -238,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and dL/dX, dL/dW by the chapter's formulas and by explicit Jacobians (row layout).",
     )
     mf.add_argument(
-        "--seed", type=int, default=None, help="the seed (default 190204, the chapter's)"
+        "--seed", type=_seed, default=None, help="the seed (default 190204, the chapter's)"
     )
     mf.add_argument("--activation", default="sigmoid", help="the elementwise σ (default sigmoid)")
     mf.add_argument(
@@ -267,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the x range (default -3 3)",
     )
     p_sweep = kinds.add_parser("sweep", help="L as one entry of X moves, with its tangent")
-    p_sweep.add_argument("--seed", type=int, default=None, help="default 190204")
+    p_sweep.add_argument("--seed", type=_seed, default=None, help="default 190204")
     p_sweep.add_argument(
         "--entry",
         nargs=2,
@@ -281,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_jac = kinds.add_parser("jacobians", help="every Jacobian factor of a network as a heatmap")
     _add_network_options(p_jac)
-    p_jac.add_argument("--seed", type=int, default=None, help=f"default {DEFAULT_SEED}")
+    p_jac.add_argument("--seed", type=_seed, default=None, help=f"default {DEFAULT_SEED}")
     for p in (p_chain, p_sweep, p_jac):
         p.add_argument("-o", "--output", required=True, metavar="PNG", help="the file to write")
     plot.set_defaults(handler=_plot)
@@ -295,7 +312,7 @@ def _compare(args: argparse.Namespace) -> int:
     from .paramfile import read
     from .report import comparison_json, format_comparison
 
-    arrays = read(args.params) if args.params else None
+    arrays = read(args.params) if args.params is not None else None
     net = _network(args, arrays)
     if arrays is not None:
         params = parameters_from_arrays(net, arrays)
@@ -307,6 +324,9 @@ def _compare(args: argparse.Namespace) -> int:
         source: dict[str, object] = {"params": args.params}
         label = f"parameters from {args.params}"
     else:
+        from .comparison import check_budget
+
+        check_budget(net, args.batch or 1)
         seed = DEFAULT_SEED if args.seed is None else args.seed
         params = init_parameters(net, seed, args.batch or 1)
         source, label = {"seed": seed}, f"seed {seed}"
@@ -429,6 +449,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except (JacobiansError, UsageError) as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(
+            f"{PROG} {args.command}: error: out of memory; use a smaller network or batch",
+            file=sys.stderr,
+        )
         return 2
     except BrokenPipeError:
         sys.stderr.close()

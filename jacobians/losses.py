@@ -4,9 +4,9 @@ A batch holds one example per column; values are computed per column (a ``(B,)``
 the cost is their mean. The losses:
 
 - ``bce``: ``L = −Σ_i [y_i log ŷ_i + (1 − y_i) log(1 − ŷ_i)]``, ``∂L/∂ŷ = (ŷ − y) / (ŷ(1 − ŷ))``;
-  needs ``0 ≤ y ≤ 1`` and outputs in ``[0, 1]``.
+  needs ``0 ≤ y ≤ 1`` and sigmoid outputs (each an independent probability).
 - ``ce``: ``L = −Σ_i y_i log ŷ_i``, ``∂L/∂ŷ_i = −y_i / ŷ_i`` (0 where ``y_i = 0``); needs one-hot
-  ``y``.
+  ``y`` and softmax outputs (a distribution over classes).
 - ``mse``: ``L = ½ Σ_i (ŷ_i − y_i)²``, ``∂L/∂ŷ = (ŷ − y)ᵀ``.
 - ``sum``: ``L = Σ_i ŷ_i`` (the foundations chapter's ``Λ``), ``∂L/∂ŷ = 1ᵀ``; it ignores ``y``.
 
@@ -32,6 +32,7 @@ from .activations import normalize
 from .errors import InvalidValueError, message, unknown_name
 
 LossFn = Callable[[FloatArray, FloatArray], FloatArray]
+Sampler = Callable[[np.random.Generator, int, int], Matrix]
 TargetCheck = Callable[[FloatArray], str | None]
 
 
@@ -101,7 +102,18 @@ class Loss:
     target: str = "any finite numbers"
     check_target: TargetCheck | None = field(default=None, repr=False)
     needs_target: bool = True
-    needs_probabilities: bool = False
+    output: str | None = None
+    """The output activation the loss is defined for (``None``: any)."""
+    why_output: str = ""
+    sample_fn: Sampler | None = field(default=None, repr=False)
+
+    def sample(self, rng: np.random.Generator, n: int, batch: int) -> Matrix | None:
+        """Random targets this loss accepts, ``n × batch`` (``None`` for a loss without ``y``)."""
+        if not self.needs_target:
+            return None
+        if self.sample_fn is None:
+            return rng.standard_normal((n, batch))
+        return self.sample_fn(rng, n, batch)
 
     def value(self, yhat: FloatArray, y: FloatArray) -> FloatArray:
         """``L(ŷ, y)`` per column: a scalar for ``ŷ`` of shape ``(n,)``, ``(B,)`` for ``(n, B)``."""
@@ -132,7 +144,14 @@ LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (
         Loss(
-            "bce", _bce, _bce_grad, "values in [0, 1]", _check_probability, needs_probabilities=True
+            "bce",
+            _bce,
+            _bce_grad,
+            "values in [0, 1]",
+            _check_probability,
+            output="sigmoid",
+            why_output="each output an independent probability",
+            sample_fn=lambda rng, n, b: rng.integers(0, 2, size=(n, b)).astype(np.float64),
         ),
         Loss(
             "ce",
@@ -140,7 +159,9 @@ LOSSES: dict[str, Loss] = {
             _ce_grad,
             "one-hot columns (one 1, the rest 0)",
             _check_one_hot,
-            needs_probabilities=True,
+            output="softmax",
+            why_output="the outputs a distribution over classes",
+            sample_fn=lambda rng, n, b: np.eye(n)[:, rng.integers(0, n, size=b)],
         ),
         Loss("mse", _mse, lambda yhat, y: yhat - y),
         Loss(

@@ -32,13 +32,14 @@ def parse_sizes(sizes: str | Sequence[int]) -> tuple[int, ...]:
     (3, 4, 2, 1)
     """
     if isinstance(sizes, str):
-        parts = [p for p in re.split(r"[\s,\-x×]+", sizes.strip()) if p]
-        try:
-            values = [int(p) for p in parts]
-        except ValueError:
+        text = sizes.strip()
+        # commas separate when present (so "3,-4,1" reads as -4 and is refused); else - x ×
+        parts = [p.strip() for p in (text.split(",") if "," in text else re.split(r"[-x×]", text))]
+        if not all(re.fullmatch(r"[+-]?\d+", p) for p in parts):
             raise InvalidValueError(
                 message("sizes", "whole numbers such as 3,4,2,1 or 3-4-2-1", repr(sizes))
-            ) from None
+            )
+        values = [int(p) for p in parts]
     else:
         values = list(sizes)
         if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values):
@@ -52,11 +53,22 @@ def parse_sizes(sizes: str | Sequence[int]) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
-def parse_names(names: str | Sequence[str]) -> list[str]:
-    """``'relu,relu,sigmoid'`` or a sequence → a list of names."""
-    if isinstance(names, str):
-        return [n.strip() for n in names.split(",") if n.strip()]
-    return [str(n) for n in names]
+def parse_names(names: str | Sequence[str], what: str = "activations") -> list[str]:
+    """``'relu,relu,sigmoid'`` or a sequence → a list of names; an empty name is refused."""
+    parts = names.split(",") if isinstance(names, str) else [str(n) for n in names]
+    out = [n.strip() for n in parts]
+    empty = [i for i, n in enumerate(out, start=1) if not n]
+    if empty:
+        raise InvalidValueError(
+            message(
+                what,
+                "comma-separated names",
+                f"an empty name in position {empty[0]} of {names!r}"
+                if isinstance(names, str)
+                else f"an empty name in position {empty[0]}",
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -96,14 +108,15 @@ class Network:
         return net
 
     def _check_output_range(self) -> None:
-        low, high = self.activations[-1].output_range
-        if self.loss.needs_probabilities and (low < 0.0 or high > 1.0):
+        required, got = self.loss.output, self.activations[-1].name
+        if required is not None and got != required:
+            other = "ce with softmax" if required == "sigmoid" else "bce with sigmoid"
             raise InvalidValueError(
                 message(
                     "loss",
-                    f"an output activation with values in (0, 1) for {self.loss.name!r}",
-                    f"{self.activations[-1].name!r}",
-                    "end the network in sigmoid or softmax, or use mse",
+                    f"a {required} output for {self.loss.name!r} ({self.loss.why_output})",
+                    f"{got!r}",
+                    f"end the network in {required}, or use {other}, mse or sum",
                 )
             )
 
@@ -174,40 +187,50 @@ def cost(net: Network, params: Parameters, cache: Cache | None = None) -> float:
     return float(np.mean(losses(net, params, cache)))
 
 
-def check_finite(net: Network, params: Parameters, cache: Cache | None = None) -> None:
-    """Raise :class:`InvalidValueError` where the loss is infinite, or ``∂L/∂ŷ`` is and no fused
-    output pair (:data:`~jacobians.losses.FUSED`) can stand in for it."""
-    cache = forward(net, params) if cache is None else cache
-    values = losses(net, params, cache)
+def check_finite(net: Network, params: Parameters) -> None:
+    """Raise :class:`InvalidValueError` where a forward value overflows or the loss (or its
+    ``∂L/∂ŷ``) is infinite: no route can differentiate there.
+
+    With bce only after sigmoid and ce only after softmax, both evaluated from the logits, an
+    infinite loss comes from overflow: weights or inputs too large for float64.
+    """
+    with np.errstate(all="ignore"):
+        cache = forward(net, params)
+        for l in range(1, net.depth + 1):
+            for name, value in ((f"z[{l}]", cache.z[l]), (f"a[{l}]", cache.a[l])):
+                if not np.all(np.isfinite(value)):
+                    i, k = (int(v) for v in np.argwhere(~np.isfinite(value))[0])
+                    raise InvalidValueError(
+                        message(
+                            "parameters",
+                            "finite values through the network",
+                            f"{name} = {value[i, k]} for example {k}",
+                            "the values overflow float64: use smaller weights or inputs",
+                        )
+                    )
+        values = losses(net, params, cache)
+        row = net.loss.gradient(cache.a[-1], params.target(net))
     bad = np.flatnonzero(~np.isfinite(values))
-    hint = (
-        "the output saturates: end in a fused pair (sigmoid with bce, softmax with ce), "
-        "or use smaller weights"
-    )
     if bad.size:
         i = int(bad[0])
         raise InvalidValueError(
             message(
                 "parameters",
                 f"a finite {net.loss.name} loss",
-                f"{values[i]} for example {i} "
-                f"(ŷ = {np.array2string(cache.a[-1][:, i], precision=6)})",
-                hint,
+                f"{values[i]} for example {i}",
+                "the values overflow float64: use smaller weights or inputs",
             )
         )
-    if net.fused is None:
-        with np.errstate(all="ignore"):
-            row = net.loss.gradient(cache.a[-1], params.target(net))
-        if not np.all(np.isfinite(row)):
-            i = int(np.argwhere(~np.isfinite(row))[0][1])
-            raise InvalidValueError(
-                message(
-                    "parameters",
-                    f"a finite ∂L/∂ŷ for {net.loss.name}",
-                    f"infinity for example {i}",
-                    hint,
-                )
+    if net.fused is None and not np.all(np.isfinite(row)):
+        i = int(np.argwhere(~np.isfinite(row))[0][1])
+        raise InvalidValueError(
+            message(
+                "parameters",
+                f"a finite ∂L/∂ŷ for {net.loss.name}",
+                f"infinity for example {i}",
+                "the values overflow float64: use smaller weights or inputs",
             )
+        )
 
 
 def check_compatible(net: Network, params: Parameters) -> None:

@@ -3,6 +3,11 @@
 ``∂J/∂θ ≈ (J(θ + h) − J(θ − h)) / 2h`` with error ``O(h²)`` from truncation plus ``O(ε/h)`` from
 rounding; ``h = 1e-6`` balances them for costs of order 1.
 
+Rounding: the two costs are rounded to about ``ε·|J|`` each, so the difference carries an error
+near ``ε·|J|/h``; :attr:`NumericalRoute.noise` records a bound for every entry. Where the cost
+is huge next to the gradient (``|J| = 10⁹`` with gradients of order 1) that bound exceeds the
+gradient and the numerical route cannot decide anything.
+
 A stencil that crosses a kink (a relu or leaky_relu input ``z`` that changes sign between
 ``θ − h``, ``θ`` and ``θ + h``) measures the average of two slopes, not the derivative: such an
 entry is flagged, not compared.
@@ -20,6 +25,10 @@ from .network import Cache, Network, cost, forward
 from .parameters import Parameters
 
 DEFAULT_STEP = 1e-6
+EPS = float(np.finfo(np.float64).eps)
+ROUNDING = 10.0
+"""The cost carries a rounding error of a few ``ε·|J|``; the difference of two costs over
+``2h`` carries about ``ROUNDING·ε·|J|/h`` (a generous factor: the cost is a sum of many terms)."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,8 @@ class NumericalRoute:
     gradients: dict[str, Matrix]
     kinks: dict[str, np.ndarray]
     step: float
+    noise: dict[str, Matrix]
+    """Per entry, the rounding error the difference may carry: ``ROUNDING·ε·max|J(θ ± h)|/h``."""
 
     @property
     def kink_count(self) -> int:
@@ -76,10 +87,12 @@ def numerical_route(net: Network, params: Parameters, step: float = DEFAULT_STEP
     """
     gradients: dict[str, Matrix] = {}
     kinks: dict[str, np.ndarray] = {}
+    noise: dict[str, Matrix] = {}
     base = forward(net, params)
     for l in range(1, net.depth + 1):
         for name, value in ((f"W{l}", params.W[l - 1]), (f"b{l}", params.b[l - 1])):
             grad = np.zeros_like(value)
+            rounding = np.zeros_like(value)
             flags = np.zeros(value.shape, dtype=bool)
             for index in np.ndindex(value.shape):
                 up, down = (
@@ -87,7 +100,10 @@ def numerical_route(net: Network, params: Parameters, step: float = DEFAULT_STEP
                     _perturbed(params, name, index, -step),
                 )
                 cu, cd = forward(net, up), forward(net, down)
-                grad[index] = (cost(net, up, cu) - cost(net, down, cd)) / (2 * step)
+                j_up, j_down = cost(net, up, cu), cost(net, down, cd)
+                grad[index] = (j_up - j_down) / (2 * step)
+                rounding[index] = ROUNDING * EPS * max(abs(j_up), abs(j_down)) / step
                 flags[index] = crosses_kink(net, (cd, base, cu))
-            gradients[f"d{name}"], kinks[f"d{name}"] = grad, flags
-    return NumericalRoute(gradients, kinks, step)
+            key = f"d{name}"
+            gradients[key], kinks[key], noise[key] = grad, flags, rounding
+    return NumericalRoute(gradients, kinks, step, noise)

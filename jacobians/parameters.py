@@ -94,8 +94,8 @@ def _expect(name: str, array: FloatArray, shape: tuple[int, ...]) -> None:
 def init_parameters(net: Network, seed: int = 0, batch: int = 1) -> Parameters:
     """Reproducible values: ``W[l] ~ N(0, 1/n_{l-1})``, ``b ~ N(0, 0.1²)``, ``x ~ N(0, 1)``.
 
-    ``y`` suits the loss: 0/1 labels for bce, one-hot columns for ce, ``N(0, 1)`` for mse,
-    none for sum.
+    ``y`` comes from the loss (:meth:`~jacobians.losses.Loss.sample`): 0/1 labels for bce,
+    one-hot columns for ce, ``N(0, 1)`` for mse, none for sum.
     """
     if batch < 1:
         raise InvalidValueError(message("batch", "at least 1 example", str(batch)))
@@ -104,21 +104,15 @@ def init_parameters(net: Network, seed: int = 0, batch: int = 1) -> Parameters:
     b = tuple(0.1 * rng.standard_normal(n) for n in net.sizes[1:])
     x = rng.standard_normal((net.sizes[0], batch))
     n_out = net.sizes[-1]
-    y: Matrix | None
-    if net.loss.name == "bce":
-        y = rng.integers(0, 2, size=(n_out, batch)).astype(np.float64)
-    elif net.loss.name == "ce":
-        y = np.eye(n_out)[:, rng.integers(0, n_out, size=batch)]
-    elif net.loss.needs_target:
-        y = rng.standard_normal((n_out, batch))
-    else:
-        y = None
-    return Parameters(W, b, x, y)
+    return Parameters(W, b, x, net.loss.sample(rng, n_out, batch))
 
 
 def _as_float_array(name: str, value: object) -> FloatArray:
     try:
-        array = np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
+        if raw.dtype.kind not in "iuf":  # no text, booleans, complex numbers or objects
+            raise TypeError(raw.dtype)
+        array = np.asarray(raw, dtype=np.float64)
     except (ValueError, TypeError):
         got = repr(value)
         got = got if len(got) <= 60 else got[:57] + "..."
@@ -211,6 +205,9 @@ def parameters_from_arrays(net: Network, arrays: Mapping[str, object]) -> Parame
     W = tuple(_as_float_array(f"W{l}", arrays[f"W{l}"]) for l in range(1, depth + 1))
     b = tuple(_as_float_array(f"b{l}", arrays[f"b{l}"]) for l in range(1, depth + 1))
     b = tuple(v.reshape(-1) if v.ndim == 2 and v.shape[1] == 1 else v for v in b)
+    for l in range(1, depth + 1):  # the weights first: a wrong --sizes shows here, not in x
+        _expect(f"W{l}", W[l - 1], net.weight_shape(l))
+        _expect(f"b{l}", b[l - 1], (net.sizes[l],))
     x = _as_columns("x", _as_float_array("x", arrays["x"]), net.sizes[0])
     y = None
     if "y" in arrays:

@@ -30,8 +30,24 @@ def read(path: str | Path) -> dict[str, object]:
                 what, f"a name ending in {', '.join(FORMATS)}", repr(p.suffix or "no extension")
             )
         )
+    if p.suffix.lower() == ".npz" and p.is_file() and not zipfile.is_zipfile(p):
+        raise ParameterFileError(
+            message(
+                what,
+                "a .npz archive (a zip of .npy arrays, as numpy.savez writes)",
+                "a file that is not a zip archive",
+            )
+        )
     try:
         if p.suffix.lower() == ".npz":
+            if p.exists() and not zipfile.is_zipfile(p):
+                raise ParameterFileError(
+                    message(
+                        what,
+                        "a .npz archive (a zip of .npy arrays, as numpy.savez writes)",
+                        "a file that is not a zip archive",
+                    )
+                )
             with np.load(p, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}
         text = p.read_text(encoding="utf-8")

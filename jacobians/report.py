@@ -14,7 +14,14 @@ import numpy as np
 from ._typing import Json, Matrix
 from .chainrule import ChainResult
 from .chains import ChainReport, jacobian_shapes
-from .comparison import EXACT_ATOL, EXACT_RTOL, NUMERICAL_ATOL, NUMERICAL_RTOL, Comparison, Difference
+from .comparison import (
+    EXACT_ATOL,
+    EXACT_RTOL,
+    NUMERICAL_ATOL,
+    NUMERICAL_RTOL,
+    Comparison,
+    Difference,
+)
 from .errors import shape_str
 from .network import Network
 from .rowlayout import MatrixFunction
@@ -85,6 +92,37 @@ def _diff(d: Difference) -> str:
     return f"{d.absolute:.1e} (relative {d.relative:.1e})"
 
 
+def _numeric_diff(c: Comparison, name: str) -> str:
+    d = c.numerical_vs_vectorized[name]
+    if not d.inconclusive:
+        return _diff(d)
+    keep = ~c.numerical.kinks[name]
+    noise = float(np.max(c.numerical.noise[name][keep]))
+    return (
+        f"INCONCLUSIVE: rounding of the cost (|J| ≈ {abs(c.cost):.1e}) over 2h bounds the "
+        f"difference only to ±{noise:.1e}, too coarse for this gradient; try a larger --step"
+    )
+
+
+def plural(count: int, word: str, many: str = "") -> str:
+    """``1 bias``, ``7 biases``."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def _largest(c: Comparison, which: str) -> str:
+    by_abs, by_rel = c.largest(which)
+    return (
+        f"absolute {by_abs.absolute:.1e} ({by_abs.name}), "
+        f"relative {by_rel.relative:.1e} ({by_rel.name})"
+    )
+
+
+def _kink_entries(c: Comparison, name: str, limit: int = 8) -> str:
+    where = [f"{name}[{', '.join(map(str, idx))}]" for idx in np.argwhere(c.numerical.kinks[name])]
+    more = f" and {len(where) - limit} more" if len(where) > limit else ""
+    return ", ".join(where[:limit]) + more
+
+
 def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
     """The terminal report: per layer the chains, the routes side by side, their differences;
     then every Jacobian's shape and the parameter count; then the verdict."""
@@ -106,7 +144,9 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
         lines += ["", f"layer {l}"]
         for target in (f"delta{l}", f"dW{l}", f"db{l}"):
             r = reports[target]
-            lines.append(f"  {target:<7} {chain_line(r)}   [{r.multiply_adds} multiply–adds]")
+            lines.append(
+                f"  {target:<7} {chain_line(r)}   [{plural(r.multiply_adds, 'multiply–add')}]"
+            )
         for name in (f"dW{l}", f"db{l}"):
             blocks = [
                 ["", f"  {name}"],
@@ -117,37 +157,56 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
             lines += side_by_side(blocks)
             lines.append(
                 f"    jacobian − vectorized: {_diff(c.jacobian_vs_vectorized[name])}; "
-                f"numerical − vectorized: {_diff(c.numerical_vs_vectorized[name])}"
+                f"numerical − vectorized: {_numeric_diff(c, name)}"
             )
-            kinks = int(c.numerical.kinks[name].sum())
-            if kinks:
+            if c.numerical.kinks[name].any():
                 lines.append(
-                    f"    {kinks} numerical entr{'y' if kinks == 1 else 'ies'} not "
-                    "compared: the difference stencil crosses a relu kink (z within h of 0)"
+                    f"    not compared, the stencil crosses a kink (a relu or leaky_relu input "
+                    f"within h of 0): {_kink_entries(c, name)}"
                 )
     lines += ["", "Jacobians (example 0)"]
     for name, shape in jacobian_shapes(net).items():
         lines.append(f"  {name:<9} {shape_str(shape):>7}   {structure(net, name)}")
     weights = sum(n * m for m, n in pairwise(net.sizes))
     biases = sum(net.sizes[1:])
-    lines += ["", f"parameters: {weights} weights + {biases} biases = {net.parameter_count}"]
+    lines += [
+        "",
+        f"parameters: {plural(weights, 'weight')} + {plural(biases, 'bias', 'biases')} "
+        f"= {net.parameter_count}",
+    ]
     if c.jacobian.fused_gap is not None:
         lines.append(
             f"output: ∂L/∂a[{L}]·∂a[{L}]/∂z[{L}] equals the fused (a[{L}] − y)ᵀ to "
             f"{c.jacobian.fused_gap:.1e}"
         )
     lines += [f"note: {n}" for n in c.jacobian.notes]
-    jv, nv = c.largest("jacobian"), c.largest("numerical")
     lines += [
         "",
-        f"largest difference, jacobian − vectorized: {_diff(jv)} "
+        f"largest difference, jacobian − vectorized: {_largest(c, 'jacobian')} "
         f"[tolerance {EXACT_RTOL:g} relative + {EXACT_ATOL:g}]",
-        f"largest difference, numerical − vectorized: {_diff(nv)} "
-        f"[tolerance {NUMERICAL_RTOL:g} relative + {NUMERICAL_ATOL:g}·max(1, |J|); "
-        f"h = {c.numerical.step:g}; {c.numerical.kink_count} entries at kinks skipped]",
-        "the three routes agree" if c.agree else "THE ROUTES DISAGREE",
+        f"largest difference, numerical − vectorized: {_largest(c, 'numerical')} "
+        f"[tolerance {NUMERICAL_RTOL:g} relative + {NUMERICAL_ATOL:g} + rounding 10·ε·|J|/h; "
+        f"h = {c.numerical.step:g}; {plural(c.numerical.kink_count, 'entry', 'entries')} "
+        "at kinks skipped]",
     ]
+    if c.inconclusive():
+        lines.append(f"the numerical check is inconclusive for {', '.join(c.inconclusive())}")
+    lines.append(verdict(c))
     return "\n".join(lines)
+
+
+def verdict(c: Comparison) -> str:
+    """The last line: agree, not confirmed (finite differences lost in rounding), or disagree."""
+    if c.agree:
+        return "the three routes agree"
+    exact_ok = c.fused_agrees and all(d.agree for d in c.jacobian_vs_vectorized.values())
+    numeric_ok = all(d.agree or d.inconclusive for d in c.numerical_vs_vectorized.values())
+    if exact_ok and numeric_ok:
+        return (
+            "NOT CONFIRMED: the Jacobian and vectorized routes agree, but finite differences "
+            "cannot decide here"
+        )
+    return "THE ROUTES DISAGREE"
 
 
 def _tolist(value: Matrix) -> Any:
@@ -156,10 +215,18 @@ def _tolist(value: Matrix) -> Any:
 
 def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
     """The comparison as JSON-ready data (see the CLI reference for the keys)."""
-    jv, nv = c.largest("jacobian"), c.largest("numerical")
 
-    def pair(d: Difference) -> dict[str, Any]:
-        return {"absolute": d.absolute, "relative": d.relative, "agree": d.agree}
+    def pair(which: str) -> dict[str, Any]:
+        by_abs, by_rel = c.largest(which)
+        diffs = c.jacobian_vs_vectorized if which == "jacobian" else c.numerical_vs_vectorized
+        return {
+            "absolute": by_abs.absolute,
+            "absolute_in": by_abs.name,
+            "relative": by_rel.relative,
+            "relative_in": by_rel.name,
+            "agree": all(d.agree for d in diffs.values()),
+            "inconclusive": [k for k, d in diffs.items() if d.inconclusive],
+        }
 
     return {
         "network": c.net.describe(),
@@ -185,7 +252,10 @@ def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
             for r in c.jacobian.chains
         },
         "multiply_adds": c.jacobian.multiply_adds,
-        "max_difference": {"jacobian_vs_vectorized": pair(jv), "numerical_vs_vectorized": pair(nv)},
+        "max_difference": {
+            "jacobian_vs_vectorized": pair("jacobian"),
+            "numerical_vs_vectorized": pair("numerical"),
+        },
         "numerical_step": c.numerical.step,
         "kinks": {k: np.argwhere(v).tolist() for k, v in c.numerical.kinks.items() if v.any()},
         "fused_gap": c.jacobian.fused_gap,

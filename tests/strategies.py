@@ -26,12 +26,12 @@ ACTIVATIONS = [*ELEMENTWISE, "softmax"]
 @st.composite
 def networks(draw: st.DrawFn, max_depth: int = 4, max_width: int = 6) -> Network:
     """A valid network: depth 1..max_depth, widths 1..max_width, any activations, a loss
-    that the output activation allows (bce and ce need sigmoid or softmax outputs)."""
+    that the output activation allows (bce needs sigmoid outputs, ce softmax)."""
     depth = draw(st.integers(1, max_depth))
     sizes = draw(st.lists(st.integers(1, max_width), min_size=depth + 1, max_size=depth + 1))
     hidden = draw(st.lists(st.sampled_from(ACTIVATIONS), min_size=depth - 1, max_size=depth - 1))
     output = draw(st.sampled_from(ACTIVATIONS))
-    losses = ["mse", "sum"] + (["bce", "ce"] if output in ("sigmoid", "softmax") else [])
+    losses = ["mse", "sum", *{"sigmoid": ["bce"], "softmax": ["ce"]}.get(output, [])]
     loss = draw(st.sampled_from(losses))
     return Network.from_spec(sizes, [*hidden, output], loss)
 

@@ -163,7 +163,8 @@ BAD = [
     ),
     (
         ("--sizes", "3,4", "--activations", "relu", "--loss", "ce"),
-        "loss: expected an output activation with values in (0, 1) for 'ce', got 'relu'",
+        "loss: expected a softmax output for 'ce' (the outputs a distribution over classes), "
+        "got 'relu'",
     ),
     (("--params", "{tmp}/absent.json"), "expected an existing file, got no such file"),
 ]

@@ -59,13 +59,26 @@ def test_unknown_activation_says_which_layer() -> None:
         Network.from_spec("3-4-2-1", "relu,gelu,sigmoid", "bce")
 
 
-def test_probability_losses_need_probability_outputs() -> None:
-    with pytest.raises(
-        InvalidValueError,
-        match=r"loss: expected an output activation with values "
-        r"in \(0, 1\) for 'ce', got 'relu'; end the network in sigmoid or softmax",
-    ):
-        Network.from_spec("2-3", "relu", "ce")
+@pytest.mark.parametrize(
+    ("spec", "pattern"),
+    [
+        (
+            ("2-3", "relu", "ce"),
+            r"loss: expected a softmax output for 'ce' \(the outputs a "
+            r"distribution over classes\), got 'relu'; end the network in softmax, or use bce with "
+            r"sigmoid, mse or sum",
+        ),
+        (
+            ("2-3", "softmax", "bce"),
+            r"loss: expected a sigmoid output for 'bce' \(each output an "
+            r"independent probability\), got 'softmax'",
+        ),
+        (("2-3", "sigmoid", "ce"), r"expected a softmax output for 'ce'"),
+    ],
+)
+def test_probability_losses_need_their_output(spec: tuple[str, str, str], pattern: str) -> None:
+    with pytest.raises(InvalidValueError, match=pattern):
+        Network.from_spec(*spec)
 
 
 def test_cost_is_mean_of_example_losses() -> None:

@@ -114,7 +114,12 @@ def test_missing_array_is_named() -> None:
         ("p.toml", "W1 = [", r"parameter file '.*p.toml': expected valid TOML, got"),
         ("p.json", "[1, 2]", r"expected an object of named arrays, got list"),
         ("p.csv", "1,2", r"expected a name ending in .json, .toml, .npz, got '.csv'"),
-        ("p.npz", "not a zip", r"parameter file '.*p.npz': expected a readable file, got"),
+        (
+            "p.npz",
+            "not a zip",
+            r"parameter file '.*p.npz': expected a .npz archive .*, "
+            r"got a file that is not a zip archive",
+        ),
     ],
 )
 def test_bad_files(tmp_path: Path, name: str, text: str, pattern: str) -> None:
