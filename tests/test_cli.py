@@ -407,3 +407,97 @@ def test_chain_rejects_a_non_finite_point(capsys: pytest.CaptureFixture[str]) ->
         main(["chain", "relu", "--at", "nan"])
     assert exit_info.value.code == 2
     assert "argument --at: expected a finite number, got 'nan'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (("--sizes", "3,-4,1"), "sizes: expected positive sizes, got '3,-4,1'"),
+        (("--sizes", "3,,4,1"), "sizes: expected whole numbers such as 3,4,2,1 or 3-4-2-1"),
+        (
+            ("--activations", ",relu,relu,sigmoid"),
+            "activations: expected comma-separated names, got an empty name in position 1",
+        ),
+        (
+            ("--activations", "leaky_relu:,relu,sigmoid"),
+            "activations[1]: expected leaky_relu:<value> with a value after the colon",
+        ),
+        (
+            ("--sizes", "20000,1", "--activations", "sigmoid"),
+            "sizes: expected at most 10000 parameters, got 20001 for 20000-1",
+        ),
+        (
+            ("--sizes", "10,10,1", "--batch", "100000000"),
+            "sizes and batch: expected a comparison of at most 2e+10 multiply–adds",
+        ),
+        (
+            ("--sizes", "2000,300,1"),
+            "sizes: expected dense Jacobians of at most 1 GiB, got J_z1_W1 (300×600000)",
+        ),
+    ],
+)
+def test_more_bad_input(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], expected: str
+) -> None:
+    code, out, err = run(capsys, "compare", *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and expected in err, err
+
+
+def test_seed_must_be_a_valid_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--seed", "-1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert (
+        err.count("\n") == 1
+        and "argument --seed: expected a seed from 0 to 2**32 − 1, got -1" in err
+    )
+
+
+def test_text_and_complex_values_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    toml = tmp_path / "p.toml"
+    toml.write_text('W1 = [[1.0]]\nb1 = [0.0]\nx = [1.0]\ny = "1"\n')
+    code, _, err = run(capsys, "compare", "--params", str(toml), "--activations", "sigmoid")
+    assert code == 2 and "array 'y': expected numbers" in err
+    npz = tmp_path / "p.npz"
+    np.savez(npz, W1=np.array([[1 + 2j]]), b1=np.zeros(1), x=np.ones(1), y=np.ones(1))
+    code, _, err = run(capsys, "compare", "--params", str(npz), "--activations", "sigmoid")
+    assert code == 2 and "array 'W1': expected numbers" in err
+
+
+def test_inconclusive_numerics_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"W1": [[0.5, -0.3]], "b1": [1e9], "x": [1, 2]}))
+    code, out, _ = run(
+        capsys, "compare", "--params", str(path), "--activations", "identity", "--loss", "sum"
+    )
+    assert code == 1
+    assert "numerical − vectorized: INCONCLUSIVE: rounding of the cost" in out
+    assert out.rstrip().endswith(
+        "NOT CONFIRMED: the Jacobian and vectorized routes agree, but "
+        "finite differences cannot decide here"
+    )
+
+
+def test_kink_entries_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(
+        json.dumps({"W1": [[1.0, -1.0]], "b1": [0.0], "W2": [[1.0]], "b2": [0.0], "x": [1.0, 1.0]})
+    )
+    code, out, _ = run(
+        capsys,
+        "compare",
+        "--params",
+        str(path),
+        "--activations",
+        "leaky_relu:0.2,identity",
+        "--loss",
+        "sum",
+    )
+    assert code == 0
+    assert (
+        "not compared, the stencil crosses a kink (a relu or leaky_relu input within h of 0): "
+        "dW1[0, 0], dW1[0, 1]"
+    ) in out
