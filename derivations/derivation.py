@@ -110,7 +110,8 @@ class Derivation:
         raise ValueError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
 
     def _repr_latex_(self) -> str:
-        return "$$" + r" \\ ".join(self._latex(e) for s in self.steps for e in s.equations) + "$$"
+        rows = r" \\ ".join(self._latex(e) for s in self.steps for e in s.equations)
+        return rf"$$\begin{{gathered}} {rows} \end{{gathered}}$$"
 
     def _repr_markdown_(self) -> str:
         return self.markdown()
@@ -141,6 +142,15 @@ _LATEX_TEXT = {
     "&": r"\&",
     "%": r"\%",
     "#": r"\#",
+    "α": r"$\alpha$",
+    "ℓ": r"$\ell$",
+    "′": "'",
+    "≠": r"$\neq$",
+    "∘": r"$\circ$",
+    "Λ": r"$\Lambda$",
+    "∞": r"$\infty$",
+    **{c: f"$_{c2}$" for c, c2 in zip("ᵢⱼₖₗₚ", "ijklp", strict=True)},
+    **{chr(0x2080 + d): f"$_{d}$" for d in range(10)},
 }
 
 

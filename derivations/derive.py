@@ -13,6 +13,7 @@ import re
 
 import sympy as sp
 
+from jacobians.errors import InvalidValueError, message, unknown_name
 from jacobians.network import Network
 
 from .chains import Claim, chain_names, jacobians, product, prove, vec
@@ -92,12 +93,13 @@ def _delta_step(sn: SymbolicNetwork, jac: dict[str, sp.Matrix], l: int) -> tuple
         simplified = simplify_output(sn, jac)
         if simplified is not None:
             form, assumption, holds = simplified
+            tool = "sympy.cancel" if sn.derivative[L] is not None else "sympy.expand"
             verdict = "holds ✓" if holds else "FAILS ✗"
             extra.append(
                 Step(
                     f"Simplified: δ[{L}] = a[{L}] − y",
                     f"With {assumption}, the product cancels to (a[{L}] − y)ᵀ ({verdict}; decided "
-                    "by sympy.cancel, not by numbers).",
+                    f"by {tool}, not by numbers).",
                     (Equation(label, form, _shape(form)),),
                 )
             )
@@ -128,7 +130,7 @@ def simplify_output(
         return target, f"a[{L}] = σ(z[{L}])", all(sp.cancel(e) == 0 for e in in_a)
     one_hot = {y[-1]: 1 - sp.Add(*y[:-1])}
     holds = all(sp.expand(e.xreplace(one_hot)) == 0 for e in row - target)
-    return target, "Σᵢ yᵢ = 1 (y is one-hot)", holds
+    return target, "Σᵢ yᵢ = 1 (true of a one-hot y)", holds
 
 
 def derive_layer(
@@ -257,9 +259,10 @@ def derive_layer(
         Step(
             "Proof",
             f"{claim.statement}: {verdict}. Every factor of the chain {' · '.join(claim.chain)} "
-            f"is multiplied out (no δ symbols), the compact formula is built from the δ "
-            f"recursion, and their difference expands (sympy.expand) to the zero matrix "
-            "entry by entry — decided symbolically, never by evaluating numbers.",
+            "is multiplied out (no δ symbols); the compact formula is built from "
+            + (f"δ[{L}] = (∂L/∂a[{L}] · ∂a[{L}]/∂z[{L}])ᵀ" if l == L else "the δ recursion")
+            + "; their difference expands (sympy.expand) to the zero matrix entry by entry — "
+            "decided symbolically, never by evaluating numbers.",
         )
     )
     d.holds = claim.holds and all(
@@ -277,6 +280,13 @@ def derive(
 ) -> list[Derivation]:
     """Derivations of the chosen layers (all by default, output first) and parameters;
     ``abstract`` keeps activations as ``g[l]``, ``abstract_loss`` the loss as ``ℓ(a[L])``."""
+    if layer is not None and not 1 <= layer <= net.depth:
+        raise InvalidValueError(
+            message("layer", f"a layer from 1 to {net.depth} for {net.spec}", str(layer))
+        )
+    for p in params:
+        if p not in PARAMS:
+            raise unknown_name("params", p, PARAMS)
     sn = SymbolicNetwork(net, abstract=abstract, abstract_loss=abstract_loss)
     jac = jacobians(sn)
     claims = prove(sn, jac)

@@ -33,7 +33,11 @@ class _Named(sp.Function):
         return text if exp is None else rf"{text}^{{{exp}}}"
 
     def _pretty(self, printer: Any) -> Any:
-        return printer._print_Function(self, func_name=self.unicode_name)
+        # the name as it is (``_print_Function`` would read ``leaky_relu`` as a subscript)
+        from sympy.printing.pretty.stringpict import prettyForm
+
+        args = prettyForm(*printer._print_seq(self.args, delimiter=", ").parens())
+        return prettyForm(*prettyForm(self.unicode_name).right(args))
 
     def _sympystr(self, printer: Any) -> str:
         return f"{type(self).__name__}({', '.join(printer._print(a) for a in self.args)})"
@@ -155,6 +159,12 @@ def softmax(z: sp.Matrix) -> sp.Matrix:
     """``s_i = e^{z_i} / Σ_k e^{z_k}`` for a column ``z``."""
     total = sum(sp.exp(v) for v in z)
     return sp.Matrix([sp.exp(v) / total for v in z])
+
+
+class ell(_Named):  # noqa: N801
+    """An unspecified loss ``ℓ(a[L]₁, …)``."""
+
+    unicode_name, latex_name = "ℓ", r"\ell"
 
 
 def abstract(layer: int) -> tuple[type[sp.Function], type[sp.Function]]:

@@ -86,6 +86,28 @@ def equal(lhs: sp.Expr, rhs: sp.Expr) -> bool:
     return sp.expand(rest) == 0 and all(sp.expand(f) == 0 for f in by_limits.values())
 
 
+_LATEX_BASE = {"δ": r"\delta", "δ'": r"\delta'", "W'": "W'", "b'": "b'"}
+
+
+def _display(expr: sp.Basic, names: Names) -> sp.Basic:
+    """The same expression with ``a[q]`` shown as ``a_q`` and ``KroneckerDelta(i, p)`` as
+    ``[I]_ip`` (an entry of the identity), so the layer notation ``a[l]`` and the error ``δ``
+    are not confused with indices; the proofs use the original."""
+
+    def entry(e: sp.Basic) -> sp.Basic:
+        if isinstance(e, sp.KroneckerDelta):
+            i, p = (str(v) for v in e.args)
+            return names.symbol(f"I_{i}{p}", f"[I]_{i}{p}", rf"[I]_{{{i}{p}}}")
+        base = str(e.base)
+        idx = "".join(str(v) for v in e.indices)
+        ascii_base = base.replace("δ", "delta").replace("'", "p")
+        return names.symbol(
+            f"{ascii_base}_{idx}", f"{base}_{idx}", f"{_LATEX_BASE.get(base, base)}_{{{idx}}}"
+        )
+
+    return expr.replace(lambda e: isinstance(e, sp.Indexed | sp.KroneckerDelta), entry)
+
+
 def general_derivation() -> Derivation:
     """``∂z_i/∂W_pq``, ``∂L/∂W_pq = δ_p a_q``, ``∂L/∂b_p = δ_p`` and the δ recursion for all
     sizes; each equality decided by :func:`equal`."""
@@ -109,7 +131,7 @@ def general_derivation() -> Derivation:
             "A layer in index notation",
             "W is n × m, a has m entries, z and b have n; δ_i = ∂L/∂z_i; indices run over "
             "1 ≤ i, p ≤ n and 1 ≤ q ≤ m.",
-            (Equation(label("zᵢ", "z_i"), z_i),),
+            (Equation(label("zᵢ", "z_i"), _display(z_i, names)),),
         )
     )
 
@@ -122,7 +144,12 @@ def general_derivation() -> Derivation:
             "∂z/∂vec(W) = I_n ⊗ aᵀ",
             "Row-major vec puts W_pq in column (p − 1)·m + q. Differentiating z_i gives the "
             f"entry in row i of that column; I_n ⊗ aᵀ has [I_n]_ip · a_q there: {_verdict(ok)}.",
-            (Equation(label("∂zᵢ/∂W_pq", r"\frac{\partial z_i}{\partial W_{pq}}"), dz_dW),),
+            (
+                Equation(
+                    label("∂zᵢ/∂W_pq", r"\frac{\partial z_i}{\partial W_{pq}}"),
+                    _display(dz_dW, names),
+                ),
+            ),
         )
     )
 
@@ -134,7 +161,11 @@ def general_derivation() -> Derivation:
             "∂L/∂W_pq = δ_p a_q",
             "The chain rule sums over the n outputs: ∂L/∂W_pq = Σᵢ δᵢ ∂zᵢ/∂W_pq. The Kronecker "
             f"delta keeps i = p, so dW = δ aᵀ: {_verdict(ok)}.",
-            (Equation(label("∂L/∂W_pq", r"\frac{\partial L}{\partial W_{pq}}"), dL_dW),),
+            (
+                Equation(
+                    label("∂L/∂W_pq", r"\frac{\partial L}{\partial W_{pq}}"), _display(dL_dW, names)
+                ),
+            ),
         )
     )
 
@@ -145,11 +176,16 @@ def general_derivation() -> Derivation:
         Step(
             "∂L/∂b_p = δ_p",
             f"∂zᵢ/∂b_p = [i = p], so db = δ: {_verdict(ok)}.",
-            (Equation(label("∂L/∂b_p", r"\frac{\partial L}{\partial b_p}"), dL_db),),
+            (
+                Equation(
+                    label("∂L/∂b_p", r"\frac{\partial L}{\partial b_p}"), _display(dL_db, names)
+                ),
+            ),
         )
     )
 
-    z_next = sp.Sum(V[j, i] * g(zz[i]), (i, 1, n))
+    bn = sp.IndexedBase("b'")
+    z_next = sp.Sum(V[j, i] * g(zz[i]), (i, 1, n)) + bn[j]
     local = within_ranges(z_next.diff(zz[k]).doit(), bounds)
     back = sp.Sum(dn[j] * local, (j, 1, r))
     compact = sp.Sum(V[j, k] * dn[j], (j, 1, r)) * sp.Subs(
@@ -164,9 +200,13 @@ def general_derivation() -> Derivation:
             "Then ∂L/∂z_k = Σ_j δ'_j ∂z'_j/∂z_k, and the compact formula is "
             f"(Σ_j W'_jk δ'_j) · g'(z_k): {_verdict(ok)}.",
             (
-                Equation(label("∂L/∂z_k", r"\frac{\partial L}{\partial z_k}"), back.doit()),
                 Equation(
-                    label("(W'ᵀ δ')_k g'(z_k)", r"(W'^\top \delta')_k \, g'(z_k)"), compact.doit()
+                    label("∂L/∂z_k", r"\frac{\partial L}{\partial z_k}"),
+                    _display(back.doit(), names),
+                ),
+                Equation(
+                    label("(W'ᵀ δ')_k g'(z_k)", r"(W'^\top \delta')_k \, g'(z_k)"),
+                    _display(compact.doit(), names),
                 ),
             ),
         )

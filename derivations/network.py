@@ -16,7 +16,7 @@ import sympy as sp
 
 from jacobians.network import Network
 
-from .functions import abstract, elementwise, softmax
+from .functions import abstract, elementwise, ell, softmax
 
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -163,7 +163,7 @@ class SymbolicNetwork:
     def loss_expr(self) -> sp.Expr:
         """``L(a[L], y)`` in the symbols ``a[L]`` and ``y`` (``ℓ(a[L])`` when abstract)."""
         if self.abstract_loss:
-            return sp.Function("ℓ")(*self.a[self.depth])
+            return ell(*self.a[self.depth])
         return loss_expression(self.net.loss.name, self.a[self.depth], self.y)
 
     def forward_substitution(self) -> dict[sp.Symbol, sp.Expr]:

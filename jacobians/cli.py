@@ -97,7 +97,7 @@ def _add_network_options(parser: argparse.ArgumentParser, sizes_note: str = "") 
         "leaky_relu[:slope], sigmoid, tanh, softplus, square, softmax "
         "(default relu for hidden layers, sigmoid for the output)",
     )
-    parser.add_argument("--loss", default="bce", help="bce, ce, mse or sum (default bce)")
+    parser.add_argument("--loss", help="bce, ce, mse or sum (default bce)")
 
 
 def _network(args: argparse.Namespace, arrays: dict[str, object] | None = None) -> Any:
@@ -115,7 +115,7 @@ def _network(args: argparse.Namespace, arrays: dict[str, object] | None = None) 
     activations = args.activations
     if activations is None:
         activations = ["relu"] * (len(sizes) - 2) + ["sigmoid"]
-    return Network.from_spec(sizes, activations, args.loss)
+    return Network.from_spec(sizes, activations, args.loss or "bce")
 
 
 DERIVE_EPILOG = """\
@@ -345,6 +345,16 @@ parameters, takes about 6 s; 40-40-2 takes 95 s) and prints matrices no one read
 
 def _derive(args: argparse.Namespace) -> int:
     if args.general:
+        given = [
+            f"--{k}"
+            for k in ("sizes", "activations", "loss", "layer", "param")
+            if getattr(args, k) is not None
+        ] + (["--abstract"] if args.abstract else [])
+        if given:
+            raise UsageError(
+                f"--general: expected no network options (the proof covers every "
+                f"size and activation), got {', '.join(given)}"
+            )
         from derivations.general import general_derivation
 
         derivations = [general_derivation()]

@@ -501,3 +501,10 @@ def test_kink_entries_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[st
         "not compared, the stencil crosses a kink (a relu or leaky_relu input within h of 0): "
         "dW1[0, 0], dW1[0, 1]"
     ) in out
+
+
+def test_derive_general_refuses_network_options(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "derive", "--general", "--layer", "7", "--abstract")
+    assert code == 2 and out == ""
+    assert "--general: expected no network options (the proof covers every size and " in err
+    assert "got --layer, --abstract" in err

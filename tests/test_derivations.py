@@ -192,3 +192,105 @@ def test_sigmoid_bce_derivation_shows_a_minus_y() -> None:
     assert "holds ✓" in step.text
     sn = SymbolicNetwork(Network.from_spec())  # symbols are equal by name: a[3]₁ and y₁
     assert step.equations[0].rhs == sp.Matrix([[sn.a[3][0] - sn.y[0]]])
+
+
+DIRECT = [
+    ("2-2-1", "relu,sigmoid", "bce"),
+    ("2-2-2", "tanh,identity", "mse"),
+    ("2-2-2", "leaky_relu:0.2,square", "sum"),
+    ("2-2-1", "softplus,sigmoid", "mse"),
+]
+
+
+@pytest.mark.parametrize("spec", DIRECT)
+def test_chain_equals_sympys_derivative_of_the_composed_network(spec: tuple[str, str, str]) -> None:
+    # a symbolic oracle for the factors themselves: sympy differentiates L(W, b, x, y) with
+    # the layers substituted into each other; the chain, with the same substitution, must be
+    # the same rational function of the same atoms (sympy.cancel decides; no numbers)
+    net = Network.from_spec(*spec)
+    sn = SymbolicNetwork(net)
+    forward_values = sn.forward_substitution()
+    whole = sn.loss_expr().xreplace(forward_values)
+    jac = jacobians(sn)
+    for l in range(1, net.depth + 1):
+        chain = product([jac[k] for k in chains.chain_names(net.depth, l, "W")])
+        dW = chain.reshape(*net.weight_shape(l)).xreplace(forward_values)
+        direct = sn.W[l].applyfunc(whole.diff)
+        assert all(sp.cancel(e) == 0 for e in dW - direct), (spec, l)
+
+
+def test_a_wrong_derivative_rule_is_caught_by_the_direct_oracle() -> None:
+    # the same check with a deliberately wrong ∂a/∂z: the composed derivative disagrees
+    net = Network.from_spec("2-2-1", "tanh,identity", "mse")
+    sn = SymbolicNetwork(net)
+    forward_values = sn.forward_substitution()
+    whole = sn.loss_expr().xreplace(forward_values)
+    jac = jacobians(sn)
+    jac["J_a1_z1"] = sp.diag(*[1 - sp.tanh(z) for z in sn.z[1]])  # 1 − tanh, not 1 − tanh²
+    chain = product([jac[k] for k in chains.chain_names(2, 1, "W")])
+    dW = chain.reshape(2, 2).xreplace(forward_values)
+    assert not all(sp.cancel(e) == 0 for e in dW - sn.W[1].applyfunc(whole.diff))
+
+
+@pytest.mark.parametrize(("output", "loss"), PAIRS)
+def test_symbolic_db_and_delta_equal_numeric(output: str, loss: str) -> None:
+    net = Network.from_spec("3-3-2", f"tanh,{output}", loss)
+    sn = SymbolicNetwork(net)
+    values = _values(sn, net, 5)
+    route = vectorized_route(net, init_parameters(net, 5))
+    symbolic = jacobians(sn)
+    for l in (1, 2):
+        to_z = product([symbolic[k] for k in chains.chain_names(2, l, "z")])
+        db = to_z * symbolic[f"J_z{l}_b{l}"]
+        np.testing.assert_allclose(
+            _evaluate(to_z, values)[0], route.deltas[f"delta{l}"][:, 0], rtol=1e-10, atol=1e-14
+        )
+        np.testing.assert_allclose(
+            _evaluate(db, values)[0], route.gradients[f"db{l}"], rtol=1e-10, atol=1e-14
+        )
+
+
+LATEX_CASES = [
+    (("3-4-2-1", "relu,relu,sigmoid", "bce"), False),
+    (("2-3-3", "leaky_relu:0.2,softmax", "ce"), False),
+    (("2-2-2", "tanh,square", "mse"), True),
+    (("2-2-1", "softplus,identity", "sum"), True),
+]
+
+
+@pytest.mark.parametrize(("spec", "abstract"), LATEX_CASES)
+def test_latex_is_plain_ascii(spec: tuple[str, str, str], abstract: bool) -> None:
+    # pdflatex without unicode set-up accepts only ASCII: every symbol and word is a command
+    for d in derive(
+        Network.from_spec(*spec),
+        abstract=abstract,
+        params=("W", "b", "delta"),
+        abstract_loss=abstract,
+    ):
+        for text in (d.latex(), d._repr_latex_()):
+            assert text.isascii(), sorted({c for c in text if not c.isascii()})
+    assert general_derivation().latex().isascii()
+
+
+def test_jupyter_latex_is_one_gathered_block() -> None:
+    (d,) = derive(Network.from_spec(), layer=3, params=("b",))
+    text = d._repr_latex_()
+    assert text.startswith(r"$$\begin{gathered}") and text.endswith(r"\end{gathered}$$")
+
+
+def test_leaky_relu_prints_its_name_whole() -> None:
+    (d,) = derive(
+        Network.from_spec("2-2-1", "leaky_relu:0.2,identity", "mse"), layer=1, params=("delta",)
+    )
+    assert "leaky_relu(z[1]₁, 1/5)" in d.unicode()
+
+
+def test_derive_checks_its_arguments() -> None:
+    from jacobians.errors import InvalidValueError, UnknownNameError
+
+    with pytest.raises(
+        InvalidValueError, match=r"layer: expected a layer from 1 to 3 for 3-4-2-1, got 5"
+    ):
+        derive(Network.from_spec(), layer=5)
+    with pytest.raises(UnknownNameError, match=r"params: expected one of W, b, delta, got 'x'"):
+        derive(Network.from_spec(), params=("x",))
