@@ -21,35 +21,94 @@ from the fused row (:attr:`JacobianRoute.fused_gap`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ._typing import Matrix
 from .compose import Factor, Product, multiply, row_to_matrix, row_to_vector
-from .layers import jacobian_a_z, jacobian_z_a, jacobian_z_b, jacobian_z_W
+from .errors import InvalidValueError, message, unknown_name
+from .layers import jacobian_a_z, jacobian_z_a, jacobian_z_b, jacobian_z_W, structured_jacobians
 from .network import Cache, Network, forward
 from .parameters import Parameters
+from .structured import REPRESENTATIONS, represent, to_dense
+
+DEFAULT_MEMORY_BUDGET = 2**30
+"""1 GiB: the largest dense Jacobian the route builds unless told otherwise."""
 
 
 def example_jacobians(
-    net: Network, params: Parameters, cache: Cache, i: int = 0
-) -> dict[str, Matrix]:
+    net: Network, params: Parameters, cache: Cache, i: int = 0, representation: str = "dense"
+) -> dict[str, Any]:
     """Every Jacobian of example ``i`` by its NOTATION name: ``J_L_a3``, ``J_a3_z3``, ``J_z3_a2``,
-    ``J_z3_W3``, ``J_z3_b3``, …, and ``J_L_z3`` when the output pair is fused."""
+    ``J_z3_W3``, ``J_z3_b3``, …, and ``J_L_z3`` when the output pair is fused.
+
+    ``representation``: ``dense`` numpy arrays (the default), ``sparse`` CSR arrays, or
+    ``structured`` objects (:mod:`jacobians.structured`); the loss rows stay dense."""
     L = net.depth
     y = params.target(net)[:, i]
-    out: dict[str, Matrix] = {}
+    out: dict[str, Any] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
         out[f"J_L_a{L}"] = net.loss.row(cache.a[L][:, i], y)
     for l in range(L, 0, -1):
-        out[f"J_a{l}_z{l}"] = jacobian_a_z(net.activations[l - 1], cache.z[l][:, i])
+        if representation == "dense":
+            out[f"J_a{l}_z{l}"] = jacobian_a_z(net.activations[l - 1], cache.z[l][:, i])
+            if l > 1:
+                out[f"J_z{l}_a{l - 1}"] = jacobian_z_a(params.W[l - 1])
+            out[f"J_z{l}_W{l}"] = jacobian_z_W(cache.a[l - 1][:, i], net.sizes[l])
+            out[f"J_z{l}_b{l}"] = jacobian_z_b(net.sizes[l])
+            continue
+        s = structured_jacobians(
+            net.activations[l - 1], params.W[l - 1], cache.a[l - 1][:, i], cache.z[l][:, i]
+        )
+        out[f"J_a{l}_z{l}"] = represent(s["a_z"], representation)
         if l > 1:
-            out[f"J_z{l}_a{l - 1}"] = jacobian_z_a(params.W[l - 1])
-        out[f"J_z{l}_W{l}"] = jacobian_z_W(cache.a[l - 1][:, i], net.sizes[l])
-        out[f"J_z{l}_b{l}"] = jacobian_z_b(net.sizes[l])
+            out[f"J_z{l}_a{l - 1}"] = represent(s["z_a"], representation)
+        out[f"J_z{l}_W{l}"] = represent(s["z_W"], representation)
+        out[f"J_z{l}_b{l}"] = represent(s["z_b"], representation)
     if net.fused is not None:
         out[f"J_L_z{L}"] = net.fused.row(cache.a[L][:, i], y)
     return out
+
+
+def largest_dense(net: Network) -> tuple[str, tuple[int, int], int]:
+    """The largest Jacobian of ``net`` when dense: name, shape and bytes (float64)."""
+    name, shape = max(jacobian_shapes(net).items(), key=lambda kv: kv[1][0] * kv[1][1])
+    return name, shape, 8 * shape[0] * shape[1]
+
+
+def choose_representation(net: Network, requested: str, budget: int) -> tuple[str, str | None]:
+    """The representation to use and, when ``auto`` switched away from dense, why.
+
+    ``dense`` above ``budget`` bytes raises :class:`~jacobians.errors.InvalidValueError`
+    naming the Jacobian, its shape, its size and the way out."""
+    name, shape, size = largest_dense(net)
+    if requested not in (*REPRESENTATIONS, "auto"):
+        raise unknown_name("jacobians", requested, (*REPRESENTATIONS, "auto"))
+    if requested == "auto":
+        if size <= budget:
+            return "dense", None
+        return "structured", (
+            f"auto: {name} ({shape[0]}×{shape[1]}) would take {_bytes(size)} dense, over the "
+            f"memory budget of {_bytes(budget)}: using structured Jacobians"
+        )
+    if requested == "dense" and size > budget:
+        raise InvalidValueError(
+            message(
+                "jacobians",
+                f"dense Jacobians within the memory budget of {_bytes(budget)}",
+                f"{name} of shape {shape[0]}×{shape[1]}, {size:,} bytes ({_bytes(size)})",
+                "use --jacobians sparse or structured, or raise --memory-budget",
+            )
+        )
+    return requested, None
+
+
+def _bytes(size: float) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{int(size)} bytes"
 
 
 def jacobian_shapes(net: Network) -> dict[str, tuple[int, int]]:
@@ -71,7 +130,7 @@ def jacobian_shapes(net: Network) -> dict[str, tuple[int, int]]:
     return shapes
 
 
-def output_factors(net: Network, jac: dict[str, Matrix]) -> tuple[list[Factor], float | None]:
+def output_factors(net: Network, jac: dict[str, Any]) -> tuple[list[Factor], float | None]:
     """The chain's loss end: ``[∂L/∂a[L], ∂a[L]/∂z[L]]``, or ``[∂L/∂z[L]]`` where those are not
     finite; and ``max|unfused − fused|`` where both exist (else ``None``)."""
     L = net.depth
@@ -80,15 +139,13 @@ def output_factors(net: Network, jac: dict[str, Matrix]) -> tuple[list[Factor], 
         return unfused, None
     fused = jac[f"J_L_z{L}"]
     with np.errstate(invalid="ignore", over="ignore"):
-        product = unfused[0].matrix @ unfused[1].matrix
+        product = to_dense(unfused[0].matrix @ unfused[1].matrix)
     if np.all(np.isfinite(unfused[0].matrix)) and np.all(np.isfinite(product)):
         return unfused, float(np.max(np.abs(product - fused)))
     return [Factor(f"J_L_z{L}", fused)], None
 
 
-def chain(
-    net: Network, jac: dict[str, Matrix], head: list[Factor], l: int, end: str
-) -> list[Factor]:
+def chain(net: Network, jac: dict[str, Any], head: list[Factor], l: int, end: str) -> list[Factor]:
     """The factors of ``∂L/∂<end>`` for layer ``l``: ``head`` (the loss end), then
     ``∂z[k]/∂a[k-1] · ∂a[k-1]/∂z[k-1]`` for ``k = L … l+1``, then ``∂z[l]/∂<end>``.
 
@@ -120,13 +177,14 @@ class JacobianRoute:
 
     gradients: dict[str, Matrix]
     deltas: dict[str, Matrix]
-    jacobians: dict[str, Matrix]
+    jacobians: dict[str, Any]
     chains: tuple[ChainReport, ...]
     order: str
     multiply_adds: int
     fused_examples: tuple[int, ...] = ()
     fused_gap: float | None = None
     notes: tuple[str, ...] = field(default=())
+    representation: str = "dense"
 
 
 def _report(
@@ -143,13 +201,24 @@ def _report(
     )
 
 
-def jacobian_route(net: Network, params: Parameters, order: str = "reverse") -> JacobianRoute:
-    """``dW[l]``, ``db[l]`` and ``δ[l]`` for every layer by multiplying dense Jacobian chains.
+def jacobian_route(
+    net: Network,
+    params: Parameters,
+    order: str = "reverse",
+    jacobians: str = "dense",
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> JacobianRoute:
+    """``dW[l]``, ``db[l]`` and ``δ[l]`` for every layer by multiplying Jacobian chains.
+
+    ``jacobians`` is the representation of the factors: ``dense`` (refused above
+    ``memory_budget`` bytes), ``sparse``, ``structured``, or ``auto`` (dense while it fits).
+    The multiply–add counts are those of dense factors in the chosen order.
 
     Returns gradients named ``dW1, db1, …`` (``dW[l]`` is ``n_l × n_{l-1}``, ``db[l]`` is ``n_l``),
     ``deltas`` named ``delta1, …`` (``n_l × B``, one column per example), example 0's Jacobians,
     and a report of every chain of example 0 with its multiply–add count.
     """
+    representation, switched = choose_representation(net, jacobians, memory_budget)
     cache = forward(net, params)
     L, B = net.depth, params.batch
     sums: dict[str, Matrix] = {}
@@ -159,9 +228,9 @@ def jacobian_route(net: Network, params: Parameters, order: str = "reverse") -> 
     deltas = {f"delta{l}": np.zeros((net.sizes[l], B)) for l in range(1, L + 1)}
     reports: list[ChainReport] = []
     total, fused_at, gaps = 0, [], []
-    jac0: dict[str, Matrix] = {}
+    jac0: dict[str, Any] = {}
     for i in range(B):
-        jac = example_jacobians(net, params, cache, i)
+        jac = example_jacobians(net, params, cache, i, representation)
         jac0 = jac0 or jac
         head, gap = output_factors(net, jac)
         if gap is not None:
@@ -173,22 +242,23 @@ def jacobian_route(net: Network, params: Parameters, order: str = "reverse") -> 
                 factors = chain(net, jac, head, l, end)
                 product = multiply(factors, order)
                 total += product.multiply_adds
+                row = to_dense(product.value)
                 if end == "z":
-                    value = row_to_vector(product.value)
+                    value = row_to_vector(row)
                     deltas[f"delta{l}"][:, i] = value
                     name = f"delta{l}"
                 elif end == "W":
-                    value = row_to_matrix(product.value, net.weight_shape(l))
+                    value = row_to_matrix(row, net.weight_shape(l))
                     name = f"dW{l}"
                 else:
-                    value = row_to_vector(product.value)
+                    value = row_to_vector(row)
                     name = f"db{l}"
                 if end != "z":
                     sums[name] = sums[name] + value
                 if i == 0:
                     reports.append(_report(name, product, factors, value.shape))
     gradients = {k: np.asarray(v, dtype=np.float64) / B for k, v in sums.items()}
-    notes = []
+    notes = [switched] if switched else []
     if fused_at and net.fused is not None:
         notes.append(
             f"∂L/∂a[{L}] is ±∞ where ∂a[{L}]/∂z[{L}] is 0 (∞·0) for example(s) "
@@ -206,4 +276,5 @@ def jacobian_route(net: Network, params: Parameters, order: str = "reverse") -> 
         tuple(fused_at),
         max(gaps) if gaps else None,
         tuple(notes),
+        representation,
     )

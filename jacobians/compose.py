@@ -14,12 +14,12 @@ matrix takes ``p·q·r`` multiply–adds.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 from itertools import pairwise
-
-import numpy as np
+from typing import Any
 
 from ._typing import Matrix
 from .errors import ShapeError, message, shape_str, unknown_name
@@ -29,10 +29,11 @@ ORDERS = ("reverse", "forward", "optimal")
 
 @dataclass(frozen=True)
 class Factor:
-    """One named Jacobian of a chain, e.g. ``Factor('J_z2_W2', <2×8 array>)``."""
+    """One named Jacobian of a chain, e.g. ``Factor('J_z2_W2', <2×8 array>)``; ``matrix`` is a
+    numpy array, a scipy.sparse array or a :mod:`jacobians.structured` object."""
 
     name: str
-    matrix: Matrix
+    matrix: Any
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -43,9 +44,10 @@ class Factor:
 
 @dataclass(frozen=True)
 class Product:
-    """A chain's product, the order used, its multiply–add count and parenthesisation."""
+    """A chain's product, the order used, its multiply–add count (of dense factors) and
+    parenthesisation; ``value`` is in the factors' representation (a numpy array for dense)."""
 
-    value: Matrix
+    value: Any
     order: str
     multiply_adds: int
     expression: str
@@ -132,16 +134,16 @@ def multiply(factors: Sequence[Factor], order: str = "reverse") -> Product:
     dims = dimensions(factors)
     names = [f.name for f in factors]
     if order == "reverse":
-        value = reduce(np.matmul, (f.matrix for f in factors))
+        value = reduce(operator.matmul, (f.matrix for f in factors))
         expression = reduce(lambda acc, n: f"({acc}·{n})", names)
-        return Product(np.asarray(value), order, order_cost(dims, order), expression)
+        return Product(value, order, order_cost(dims, order), expression)
     if order == "forward":
         value = reduce(lambda acc, m: m @ acc, (f.matrix for f in reversed(factors)))
         expression = reduce(lambda acc, n: f"({n}·{acc})", reversed(names))
-        return Product(np.asarray(value), order, order_cost(dims, order), expression)
+        return Product(value, order, order_cost(dims, order), expression)
     cost, split = optimal_splits(dims)
     value, expression = _evaluate(factors, split, 0, len(factors) - 1)
-    return Product(np.asarray(value), order, cost, expression)
+    return Product(value, order, cost, expression)
 
 
 def row_to_matrix(row: Matrix, shape: tuple[int, int]) -> Matrix:

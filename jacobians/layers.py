@@ -20,8 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._typing import FloatArray, Matrix, Vector
-from .activations import Activation
+from .activations import Activation, Elementwise
 from .errors import ShapeError, message, shape_str
+from .structured import Dense, Diagonal, Identity, KronIdentityRow, SoftmaxJacobian, Structured
 
 
 def preactivation(W: Matrix, b: Vector, a_prev: FloatArray) -> FloatArray:
@@ -71,6 +72,27 @@ def jacobian_z_b(n: int) -> Matrix:
 def jacobian_z_a(W: Matrix) -> Matrix:
     """``∂z/∂a[l-1] = W``, shape ``(n, m)`` (a copy, so the chain never aliases a parameter)."""
     return np.array(W, dtype=np.float64)
+
+
+def structured_jacobians(
+    g: Activation, W: Matrix, a_prev: Vector, z: Vector
+) -> dict[str, Structured]:
+    """The four Jacobians of one layer as structured objects (:mod:`jacobians.structured`):
+    ``z_W`` = ``I_n ⊗ aᵀ``, ``z_b`` = ``I_n``, ``z_a`` = ``W``, ``a_z`` = ``diag(g'(z))`` or
+    softmax's ``diag(s) − s sᵀ``."""
+    n = W.shape[0]
+    zz = np.asarray(z, dtype=np.float64)
+    a_z: Structured
+    if isinstance(g, Elementwise):
+        a_z = Diagonal(g.derivative(zz))
+    else:
+        a_z = SoftmaxJacobian(g(zz))
+    return {
+        "z_W": KronIdentityRow(n, np.asarray(a_prev, dtype=np.float64)),
+        "z_b": Identity(n),
+        "z_a": Dense(np.asarray(W, dtype=np.float64)),
+        "a_z": a_z,
+    }
 
 
 def jacobian_a_z(g: Activation, z: Vector) -> Matrix:

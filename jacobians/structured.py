@@ -1,0 +1,224 @@
+"""Jacobians that know their structure, and three representations of every factor.
+
+A dense ``∂z/∂vec(W)`` has ``n²m`` entries — 6.6 GB for one example of a 1024 × 784 layer —
+but it is ``I_n ⊗ aᵀ``, and a row ``v`` times it is ``vec(vᵀ aᵀ)``: an outer product of
+``n·m`` multiplications. That is why ``dW = δ aᵀ`` is both right and cheap. The factors here
+are still the Jacobians of the chain, each one materialisable as a dense or a sparse matrix
+(:meth:`Structured.dense`, :meth:`Structured.sparse`); they just multiply the way their
+structure allows:
+
+============================  ==========================  ==================================
+Jacobian                      class                       ``v @ J`` for a row ``v``
+============================  ==========================  ==================================
+``I_n``                       :class:`Identity`           ``v``
+``diag(d)``                   :class:`Diagonal`           ``v ⊙ d``
+``diag(s) − s sᵀ``            :class:`SoftmaxJacobian`    ``v ⊙ s − (v·s) s``
+``I_n ⊗ aᵀ``                  :class:`KronIdentityRow`    ``vec(vᵀ aᵀ)``
+``a ⊗ I_n`` (row layout)      :class:`KronRowIdentity`    ``vec(aᵀ v)``
+any other (``W``, ``∂L/∂ŷ``)  :class:`Dense`              ``v @ M``
+============================  ==========================  ==================================
+
+Representations: ``dense`` (numpy arrays, the teaching default), ``sparse`` (scipy.sparse
+CSR, ``I_n ⊗ aᵀ`` built directly), ``structured`` (the classes above).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sps
+
+from ._typing import FloatArray, Matrix, Vector
+from .errors import unknown_name
+
+REPRESENTATIONS = ("dense", "sparse", "structured")
+
+
+class Structured:
+    """A Jacobian with a known structure: ``shape``, ``dense()``, ``sparse()``, ``v @ J``."""
+
+    __array_ufunc__ = None  # let ``ndarray @ J`` call ``J.__rmatmul__``
+    name: ClassVar[str] = "structured"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def dense(self) -> Matrix:
+        """The same Jacobian as a dense numpy array."""
+        raise NotImplementedError
+
+    def sparse(self) -> sps.csr_array:
+        """The same Jacobian as a scipy.sparse CSR array."""
+        return sps.csr_array(self.dense())
+
+    def vjp(self, v: Matrix) -> Matrix:
+        """``v @ J`` for a row block ``v`` (``k × rows``)."""
+        return np.asarray(v @ self.dense())
+
+    def __rmatmul__(self, v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return self.vjp(v)
+        if isinstance(v, Structured):  # two structured factors: multiply sparsely
+            return v.sparse() @ self.sparse()
+        return v @ self.sparse()
+
+    def __matmul__(self, other: Any) -> Any:
+        right = other.sparse() if isinstance(other, Structured) else other
+        return self.sparse() @ right
+
+
+@dataclass(frozen=True)
+class Dense(Structured):
+    """Any matrix, stored densely (``W``, the loss row, a full Jacobian)."""
+
+    matrix: Matrix
+    name: ClassVar[str] = "dense"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        r, c = self.matrix.shape
+        return int(r), int(c)
+
+    def dense(self) -> Matrix:
+        return self.matrix
+
+    def vjp(self, v: Matrix) -> Matrix:
+        return np.asarray(v @ self.matrix)
+
+
+@dataclass(frozen=True)
+class Identity(Structured):
+    """``I_n``."""
+
+    n: int
+    name: ClassVar[str] = "identity"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.n, self.n
+
+    def dense(self) -> Matrix:
+        return np.eye(self.n)
+
+    def sparse(self) -> sps.csr_array:
+        return sps.csr_array(sps.identity(self.n, format="csr"))
+
+    def vjp(self, v: Matrix) -> Matrix:
+        return np.array(v, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Diagonal(Structured):
+    """``diag(d)``: an elementwise activation's ``∂a/∂z``."""
+
+    d: Vector
+    name: ClassVar[str] = "diagonal"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.d.size, self.d.size
+
+    def dense(self) -> Matrix:
+        return np.diag(self.d)
+
+    def sparse(self) -> sps.csr_array:
+        return sps.csr_array(sps.diags(self.d, format="csr"))
+
+    def vjp(self, v: Matrix) -> Matrix:
+        return np.asarray(v * self.d)
+
+
+@dataclass(frozen=True)
+class SoftmaxJacobian(Structured):
+    """``diag(s) − s sᵀ``: ``v @ J = v ⊙ s − (v·s) sᵀ``, ``O(n)`` instead of ``O(n²)``."""
+
+    s: Vector
+    name: ClassVar[str] = "softmax"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.s.size, self.s.size
+
+    def dense(self) -> Matrix:
+        return np.diag(self.s) - np.outer(self.s, self.s)
+
+    def vjp(self, v: Matrix) -> Matrix:
+        return np.asarray(v * self.s - (v @ self.s)[:, np.newaxis] * self.s)
+
+
+@dataclass(frozen=True)
+class KronIdentityRow(Structured):
+    """``I_n ⊗ aᵀ`` (``n × n·m``), the column layout's ``∂z/∂vec(W)``: ``v @ J = vec(vᵀ aᵀ)``."""
+
+    n: int
+    a: Vector
+    name: ClassVar[str] = "I ⊗ aᵀ"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.n, self.n * self.a.size
+
+    def dense(self) -> Matrix:
+        # a block fill into zeros: cheaper than np.kron, whose product touches every entry
+        m = self.a.size
+        out = np.zeros((self.n, self.n * m))
+        for i in range(self.n):
+            out[i, i * m : (i + 1) * m] = self.a
+        return out
+
+    def sparse(self) -> sps.csr_array:
+        m = self.a.size
+        data = np.tile(self.a, self.n)
+        indices = np.arange(self.n * m)
+        indptr = np.arange(0, self.n * m + 1, m)
+        return sps.csr_array((data, indices, indptr), shape=self.shape)
+
+    def vjp(self, v: Matrix) -> Matrix:
+        k = v.shape[0]
+        return np.asarray(v[:, :, np.newaxis] * self.a[np.newaxis, np.newaxis, :]).reshape(k, -1)
+
+
+@dataclass(frozen=True)
+class KronRowIdentity(Structured):
+    """``a ⊗ I_n`` (``n × m·n``), the row layout's ``∂z/∂vec(W)``: ``v @ J = vec(aᵀ v)``."""
+
+    a: Vector
+    n: int
+    name: ClassVar[str] = "a ⊗ I"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.n, self.a.size * self.n
+
+    def dense(self) -> Matrix:
+        return np.asarray(np.kron(self.a.reshape(1, -1), np.eye(self.n)), dtype=np.float64)
+
+    def sparse(self) -> sps.csr_array:
+        return sps.csr_array(sps.kron(self.a.reshape(1, -1), sps.identity(self.n), format="csr"))
+
+    def vjp(self, v: Matrix) -> Matrix:
+        k = v.shape[0]
+        return np.asarray(self.a[np.newaxis, :, np.newaxis] * v[:, np.newaxis, :]).reshape(k, -1)
+
+
+def represent(J: Structured, representation: str) -> Any:
+    """``J`` as a dense array, a CSR array, or itself."""
+    if representation == "dense":
+        return J.dense()
+    if representation == "sparse":
+        return J.sparse()
+    if representation == "structured":
+        return J
+    raise unknown_name("jacobians", representation, REPRESENTATIONS)
+
+
+def to_dense(value: Any) -> FloatArray:
+    """A product of any representation as a dense float64 array."""
+    if isinstance(value, Structured):
+        return value.dense()
+    if sps.issparse(value):
+        return np.asarray(value.toarray(), dtype=np.float64)
+    return np.asarray(value, dtype=np.float64)
