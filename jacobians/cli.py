@@ -40,6 +40,43 @@ def _positive_int(text: str) -> int:
     return value
 
 
+BUDGET_ENV = "JACOBIANS_MEMORY_BUDGET"
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def _byte_size(text: str) -> int:
+    """``1073741824``, ``512M``, ``2G``, ``1.5GiB`` → bytes."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", text, flags=re.IGNORECASE)
+    if m is None:
+        raise argparse.ArgumentTypeError(f"expected a size such as 512M or 2G, got {text!r}")
+    value = int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a size of at least 1 byte, got {text!r}")
+    return value
+
+
+def _sample(text: str) -> int | str | None:
+    if text in ("auto", "all"):
+        return None if text == "all" else "auto"
+    return _positive_int(text)
+
+
+def _memory_budget(args: argparse.Namespace) -> int:
+    import os
+
+    if args.memory_budget is not None:
+        return int(args.memory_budget)
+    env = os.environ.get(BUDGET_ENV)
+    if env is None:
+        return 2**30
+    try:
+        return _byte_size(env)
+    except argparse.ArgumentTypeError as e:
+        raise UsageError(f"{BUDGET_ENV}: {e}") from None
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -175,6 +212,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument(
         "--digits", type=_positive_int, default=6, help="digits printed after the point (default 6)"
+    )
+    compare.add_argument(
+        "--jacobians",
+        default="auto",
+        choices=("dense", "sparse", "structured", "auto"),
+        help="how each Jacobian is held: dense numpy arrays, scipy.sparse, structured objects "
+        "(I ⊗ aᵀ, diagonals, …) or auto: dense while the largest fits the memory budget "
+        "(default auto)",
+    )
+    compare.add_argument(
+        "--memory-budget",
+        type=_byte_size,
+        default=None,
+        metavar="BYTES",
+        help="the largest dense Jacobian allowed, e.g. 512M or 2G (default 1G, or the "
+        f"environment variable {BUDGET_ENV})",
+    )
+    compare.add_argument(
+        "--sample",
+        type=_sample,
+        default="auto",
+        help="numerical route: 'all' entries, N random entries of each W and b, or auto "
+        "(all up to 2,000 parameters, else 20 each; default auto)",
     )
     compare.add_argument("--json", action="store_true", help="print one JSON object instead")
     compare.set_defaults(handler=_compare)
@@ -324,13 +384,23 @@ def _compare(args: argparse.Namespace) -> int:
         source: dict[str, object] = {"params": args.params}
         label = f"parameters from {args.params}"
     else:
-        from .comparison import check_budget
+        from .chains import choose_representation
+        from .comparison import check_budget, sample_size
 
-        check_budget(net, args.batch or 1)
+        representation, _ = choose_representation(net, args.jacobians, _memory_budget(args))
+        check_budget(net, args.batch or 1, representation, sample_size(net, args.sample))
         seed = DEFAULT_SEED if args.seed is None else args.seed
         params = init_parameters(net, seed, args.batch or 1)
         source, label = {"seed": seed}, f"seed {seed}"
-    result = compare(net, params, args.order, args.step or DEFAULT_STEP)
+    result = compare(
+        net,
+        params,
+        args.order,
+        args.step or DEFAULT_STEP,
+        args.jacobians,
+        _memory_budget(args),
+        args.sample,
+    )
     if args.json:
         print(json.dumps(comparison_json(result, source), indent=1))
     else:

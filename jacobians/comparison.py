@@ -22,73 +22,60 @@ import numpy as np
 
 from ._typing import Matrix
 from .backprop import VectorizedRoute, vectorized_route
-from .chains import JacobianRoute, jacobian_route
+from .chains import DEFAULT_MEMORY_BUDGET, JacobianRoute, choose_representation, jacobian_route
 from .errors import InvalidValueError, message
 from .network import Network, check_finite, cost
 from .numerical import DEFAULT_STEP, NumericalRoute, numerical_route
 from .parameters import Parameters
 
 EXACT_RTOL, EXACT_ATOL = 1e-10, 1e-13
+NUMERICAL_RTOL, NUMERICAL_ATOL = 1e-5, 1e-7
+INCONCLUSIVE = 1e-3
+"""A finite difference whose rounding bound exceeds this share of the gradient decides nothing."""
 MAX_WORK = 2e10
 """Multiply–adds a comparison may take (about half a minute here); more is refused."""
-MAX_PARAMETERS = 10_000
-"""The numerical route runs two forward passes per parameter; 10,000 take about 8 s here."""
-MAX_JACOBIAN_BYTES = 2**30
-"""The largest dense Jacobian a comparison builds: 1 GiB."""
+SAMPLE_ABOVE, SAMPLE = 2_000, 20
+"""Above 2,000 parameters the numerical route checks 20 random entries of each ``W`` and ``b``
+(two forward passes each) instead of every parameter."""
 
 
-def budget(net: Network, batch: int) -> tuple[float, int, str]:
-    """Estimated multiply–adds of the three routes, and the bytes and name of the largest
-    dense Jacobian: the numerical route runs two forward passes of the batch per parameter
-    (``2·P·B·F`` with ``F = Σ n_l n_{l-1}``), the Jacobian route multiplies per example chains
-    whose widest factor is ``∂z[l]/∂vec(W[l])`` (``n_l × n_l·n_{l-1}``)."""
+def sample_size(net: Network, sample: int | str | None) -> int | None:
+    """Entries per ``W``/``b`` array the numerical route differentiates: all (``None``) for
+    networks of up to ``SAMPLE_ABOVE`` parameters when ``sample`` is ``'auto'``, else
+    ``SAMPLE`` at random; an integer asks for that many."""
+    if sample == "auto":
+        return SAMPLE if net.parameter_count > SAMPLE_ABOVE else None
+    if sample is None or isinstance(sample, int):
+        return sample
+    raise InvalidValueError(message("sample", "'auto', a whole number or None", repr(sample)))
+
+
+def budget(net: Network, batch: int, representation: str, sample: int | None) -> float:
+    """Estimated multiply–adds of the three routes: the numerical route runs two forward
+    passes of the batch per differentiated entry (``2·S·B·F``, ``F = Σ n_l n_{l-1}``); the
+    Jacobian route multiplies ``3L`` chains per example, whose widest factor has
+    ``n_l²·n_{l-1}`` entries when dense and ``n_l·n_{l-1}`` when structured or sparse."""
     F = sum(n * m for m, n in pairwise(net.sizes))
-    P = net.parameter_count
-    chains = sum(n * n * m for m, n in pairwise(net.sizes)) * net.depth
-    work = 2.0 * P * batch * F + float(batch) * chains
-    l = max(range(1, net.depth + 1), key=lambda k: net.sizes[k] ** 2 * net.sizes[k - 1])
-    n, m = net.sizes[l], net.sizes[l - 1]
-    return work, 8 * n * n * m, f"J_z{l}_W{l} ({n}×{n * m})"
+    S = net.parameter_count if sample is None else min(net.parameter_count, 2 * net.depth * sample)
+    widest = max(
+        (n * n * m if representation == "dense" else n * m) for m, n in pairwise(net.sizes)
+    )
+    return 2.0 * S * batch * F + 3.0 * net.depth * batch * widest
 
 
-def check_budget(net: Network, batch: int) -> None:
-    """Refuse, with the numbers, a comparison too large to finish in about half a minute or
-    whose dense Jacobians would not fit in memory."""
-    work, size, name = budget(net, batch)
-    if size > MAX_JACOBIAN_BYTES:
-        raise InvalidValueError(
-            message(
-                "sizes",
-                f"dense Jacobians of at most {MAX_JACOBIAN_BYTES / 2**30:g} GiB",
-                f"{name} of {size / 2**30:.3g} GiB for {net.spec}",
-                "every factor is built as a dense matrix here: use a narrower network",
-            )
-        )
-    if net.parameter_count > MAX_PARAMETERS:
-        raise InvalidValueError(
-            message(
-                "sizes",
-                f"at most {MAX_PARAMETERS} parameters",
-                f"{net.parameter_count} for {net.spec}",
-                "the numerical route differentiates each parameter on its own, with two forward "
-                "passes: use a smaller network",
-            )
-        )
+def check_budget(net: Network, batch: int, representation: str, sample: int | None) -> None:
+    """Refuse, with the numbers, a comparison too large to finish in about half a minute."""
+    work = budget(net, batch, representation, sample)
     if work > MAX_WORK:
         raise InvalidValueError(
             message(
                 "sizes and batch",
                 f"a comparison of at most {MAX_WORK:.0e} multiply–adds",
-                f"about {work:.1e} for {net.spec} with a batch of {batch}",
-                f"the numerical route differentiates each of the {net.parameter_count} parameters "
-                "on its own: use a smaller network or batch",
+                f"about {work:.1e} for {net.spec} with a batch of {batch} and "
+                f"{representation} Jacobians",
+                "use a smaller network or batch, structured Jacobians, or a numerical sample",
             )
         )
-
-
-NUMERICAL_RTOL, NUMERICAL_ATOL = 1e-5, 1e-7
-INCONCLUSIVE = 1e-3
-"""A finite difference whose rounding bound exceeds this share of the gradient decides nothing."""
 
 
 @dataclass(frozen=True)
@@ -160,18 +147,28 @@ class Comparison:
 
 
 def compare(
-    net: Network, params: Parameters, order: str = "reverse", step: float = DEFAULT_STEP
+    net: Network,
+    params: Parameters,
+    order: str = "reverse",
+    step: float = DEFAULT_STEP,
+    jacobians: str = "auto",
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    sample: int | str | None = "auto",
 ) -> Comparison:
     """Gradients by the Jacobian, vectorized and numerical routes, and their differences.
 
-    Raises :class:`~jacobians.errors.InvalidValueError` where the loss is infinite or the
-    comparison is too large (:func:`check_budget`)."""
-    check_budget(net, params.batch)
+    ``jacobians`` and ``memory_budget`` choose the Jacobian route's representation
+    (:func:`jacobians.chains.choose_representation`); ``sample`` the numerical route's entries
+    (:func:`sample_size`). Raises :class:`~jacobians.errors.InvalidValueError` where the loss is
+    infinite, dense Jacobians exceed the budget, or the comparison is too large."""
+    representation, _ = choose_representation(net, jacobians, memory_budget)
+    entries = sample_size(net, sample)
+    check_budget(net, params.batch, representation, entries)
     check_finite(net, params)
     J = cost(net, params)
-    jac = jacobian_route(net, params, order)
+    jac = jacobian_route(net, params, order, jacobians, memory_budget)
     vec = vectorized_route(net, params)
-    num = numerical_route(net, params, step)
+    num = numerical_route(net, params, step, entries)
     exact = {
         k: difference(jac.gradients[k], vec.gradients[k], EXACT_RTOL, EXACT_ATOL, name=k)
         for k in vec.gradients
@@ -180,7 +177,7 @@ def compare(
         exact[k] = difference(jac.deltas[k], vec.deltas[k], EXACT_RTOL, EXACT_ATOL, name=k)
     numeric = {}
     for k in vec.gradients:
-        keep = ~num.kinks[k]
+        keep = num.checked[k] & ~num.kinks[k]
         noise = float(np.max(num.noise[k][keep])) if keep.any() else 0.0
         numeric[k] = difference(
             num.gradients[k], vec.gradients[k], NUMERICAL_RTOL, NUMERICAL_ATOL, keep, k, noise

@@ -122,6 +122,7 @@ def _evaluate(
 def multiply(factors: Sequence[Factor], order: str = "reverse") -> Product:
     """The product ``F_1 · F_2 ⋯ F_K`` in the given order, with its multiply–add count.
 
+    >>> import numpy as np
     >>> a, b = Factor("A", np.ones((1, 3))), Factor("B", np.ones((3, 3)))
     >>> c = Factor("C", np.eye(3))
     >>> p = multiply([a, b, c], "forward"); p.value.tolist(), p.multiply_adds, p.expression
@@ -149,6 +150,7 @@ def multiply(factors: Sequence[Factor], order: str = "reverse") -> Product:
 def row_to_matrix(row: Matrix, shape: tuple[int, int]) -> Matrix:
     """``∂L/∂vec(W)`` (``1 × n·m``) reshaped in C order to ``dW`` (``n × m``).
 
+    >>> import numpy as np
     >>> row_to_matrix(np.array([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]]), (2, 3)).tolist()
     [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
     """

@@ -40,6 +40,14 @@ class NumericalRoute:
     step: float
     noise: dict[str, Matrix]
     """Per entry, the rounding error the difference may carry: ``ROUNDING·ε·max|J(θ ± h)|/h``."""
+    checked: dict[str, np.ndarray]
+    """Per entry, whether it was differentiated (all of them unless a sample was asked for)."""
+    sample: int | None = None
+
+    @property
+    def checked_count(self) -> int:
+        """How many entries were differentiated."""
+        return int(sum(int(c.sum()) for c in self.checked.values()))
 
     @property
     def kink_count(self) -> int:
@@ -76,8 +84,16 @@ def crosses_kink(net: Network, caches: tuple[Cache, Cache, Cache]) -> bool:
     return False
 
 
-def numerical_route(net: Network, params: Parameters, step: float = DEFAULT_STEP) -> NumericalRoute:
-    """``(J(θ + h e_k) − J(θ − h e_k)) / 2h`` for every entry ``k`` of every ``W[l]`` and ``b[l]``.
+def numerical_route(
+    net: Network,
+    params: Parameters,
+    step: float = DEFAULT_STEP,
+    sample: int | None = None,
+    seed: int = 0,
+) -> NumericalRoute:
+    """``(J(θ + h e_k) − J(θ − h e_k)) / 2h`` for every entry ``k`` of every ``W[l]`` and ``b[l]``,
+    or, with ``sample``, for that many entries of each array drawn at random (reproducibly
+    from ``seed``), as the classic sparse gradient checks do; the others are NaN and unchecked.
 
     >>> net = Network.from_spec("1-1", "identity", "mse")
     >>> W, b, x, y = np.array([[2.0]]), np.array([0.0]), np.array([[3.0]]), np.array([[1.0]])
@@ -88,13 +104,20 @@ def numerical_route(net: Network, params: Parameters, step: float = DEFAULT_STEP
     gradients: dict[str, Matrix] = {}
     kinks: dict[str, np.ndarray] = {}
     noise: dict[str, Matrix] = {}
+    checked: dict[str, np.ndarray] = {}
     base = forward(net, params)
+    rng = np.random.default_rng(seed)
     for l in range(1, net.depth + 1):
         for name, value in ((f"W{l}", params.W[l - 1]), (f"b{l}", params.b[l - 1])):
-            grad = np.zeros_like(value)
+            grad = np.full(value.shape, np.nan)
             rounding = np.zeros_like(value)
             flags = np.zeros(value.shape, dtype=bool)
-            for index in np.ndindex(value.shape):
+            chosen = np.zeros(value.shape, dtype=bool)
+            if sample is None or sample >= value.size:
+                chosen[...] = True
+            else:
+                chosen.flat[rng.choice(value.size, size=sample, replace=False)] = True
+            for index in zip(*np.nonzero(chosen), strict=True):
                 up, down = (
                     _perturbed(params, name, index, step),
                     _perturbed(params, name, index, -step),
@@ -105,5 +128,5 @@ def numerical_route(net: Network, params: Parameters, step: float = DEFAULT_STEP
                 rounding[index] = ROUNDING * EPS * max(abs(j_up), abs(j_down)) / step
                 flags[index] = crosses_kink(net, (cd, base, cu))
             key = f"d{name}"
-            gradients[key], kinks[key], noise[key] = grad, flags, rounding
-    return NumericalRoute(gradients, kinks, step, noise)
+            gradients[key], kinks[key], noise[key], checked[key] = grad, flags, rounding, chosen
+    return NumericalRoute(gradients, kinks, step, noise, checked, sample)

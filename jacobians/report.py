@@ -131,8 +131,9 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
     lines = [
         f"network {net.spec} ({acts}), loss {net.loss.name}, "
         f"{c.params.batch} example{'s' if c.params.batch > 1 else ''}, {source}",
-        f"cost J = {c.cost:.{digits}g}; Jacobian chains multiplied in {c.jacobian.order} order "
-        f"({c.jacobian.multiply_adds} multiply–adds in all)",
+        f"cost J = {c.cost:.{digits}g}; {c.jacobian.representation} Jacobian chains multiplied in "
+        f"{c.jacobian.order} order ({c.jacobian.multiply_adds} multiply–adds in all, counted as "
+        "dense products)",
     ]
     if c.params.batch > 1:
         lines.append(
@@ -180,6 +181,12 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
             f"{c.jacobian.fused_gap:.1e}"
         )
     lines += [f"note: {n}" for n in c.jacobian.notes]
+    if c.numerical.sample is not None:
+        lines.append(
+            f"note: the numerical route checked {c.numerical.sample} random entries of each W and "
+            f"b ({c.numerical.checked_count} of {c.net.parameter_count} parameters); the others "
+            "show as nan"
+        )
     lines += [
         "",
         f"largest difference, jacobian − vectorized: {_largest(c, 'jacobian')} "
@@ -210,7 +217,10 @@ def verdict(c: Comparison) -> str:
 
 
 def _tolist(value: Matrix) -> Any:
-    return np.asarray(value).tolist()
+    """Nested lists; NaN (an entry the numerical route did not check) becomes null."""
+    array = np.asarray(value, dtype=object)
+    array[np.isnan(np.asarray(value, dtype=float))] = None
+    return array.tolist()
 
 
 def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
@@ -257,6 +267,9 @@ def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
             "numerical_vs_vectorized": pair("numerical"),
         },
         "numerical_step": c.numerical.step,
+        "numerical_sample": c.numerical.sample,
+        "numerical_checked": c.numerical.checked_count,
+        "representation": c.jacobian.representation,
         "kinks": {k: np.argwhere(v).tolist() for k, v in c.numerical.kinks.items() if v.any()},
         "fused_gap": c.jacobian.fused_gap,
         "notes": list(c.jacobian.notes),

@@ -423,16 +423,18 @@ def test_chain_rejects_a_non_finite_point(capsys: pytest.CaptureFixture[str]) ->
             "activations[1]: expected leaky_relu:<value> with a value after the colon",
         ),
         (
-            ("--sizes", "20000,1", "--activations", "sigmoid"),
-            "sizes: expected at most 10000 parameters, got 20001 for 20000-1",
-        ),
-        (
             ("--sizes", "10,10,1", "--batch", "100000000"),
             "sizes and batch: expected a comparison of at most 2e+10 multiply–adds",
         ),
         (
-            ("--sizes", "2000,300,1"),
-            "sizes: expected dense Jacobians of at most 1 GiB, got J_z1_W1 (300×600000)",
+            ("--sizes", "2000,300,1", "--jacobians", "dense"),
+            "jacobians: expected dense Jacobians within the memory budget of 1 GiB, got J_z1_W1 "
+            "of shape 300×600000, 1,440,000,000 bytes (1.34 GiB); use --jacobians sparse or "
+            "structured, or raise --memory-budget",
+        ),
+        (
+            ("--sizes", "40,40,1", "--jacobians", "dense", "--memory-budget", "100K"),
+            "memory budget of 100 KiB, got J_z1_W1 of shape 40×1600",
         ),
     ],
 )
