@@ -1,0 +1,174 @@
+"""Structured Jacobians: each equals its dense and sparse forms, multiplies like them, and the
+three representations give the same gradients; the memory guard and sampling say what they do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jacobians.chains import choose_representation, jacobian_route
+from jacobians.cli import main
+from jacobians.comparison import compare
+from jacobians.errors import InvalidValueError, UnknownNameError
+from jacobians.network import Network
+from jacobians.parameters import Parameters, init_parameters
+from jacobians.structured import (
+    Dense,
+    Diagonal,
+    Identity,
+    KronIdentityRow,
+    KronRowIdentity,
+    SoftmaxJacobian,
+    Structured,
+    represent,
+    to_dense,
+)
+
+from .strategies import problems
+
+sizes = st.integers(1, 6)
+
+
+@st.composite
+def structured(draw: st.DrawFn) -> Structured:
+    rng = np.random.default_rng(draw(st.integers(0, 10**6)))
+    n, m = draw(sizes), draw(sizes)
+    kind = draw(st.sampled_from(["I", "diag", "softmax", "kron", "kron_row", "dense"]))
+    if kind == "I":
+        return Identity(n)
+    if kind == "diag":
+        return Diagonal(rng.standard_normal(n))
+    if kind == "softmax":
+        s = rng.random(n) + 0.1
+        return SoftmaxJacobian(s / s.sum())
+    if kind == "kron":
+        return KronIdentityRow(n, rng.standard_normal(m))
+    if kind == "kron_row":
+        return KronRowIdentity(rng.standard_normal(m), n)
+    return Dense(rng.standard_normal((n, m)))
+
+
+@given(J=structured(), k=st.integers(1, 3), seed=st.integers(0, 10**6))
+def test_structured_equals_its_dense_and_sparse_forms(J: Structured, k: int, seed: int) -> None:
+    dense = J.dense()
+    assert dense.shape == J.shape
+    np.testing.assert_array_equal(J.sparse().toarray(), dense)
+    v = np.random.default_rng(seed).standard_normal((k, J.shape[0]))
+    np.testing.assert_allclose(v @ J, v @ dense, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(to_dense(J @ J.sparse().T), dense @ dense.T, rtol=1e-12, atol=1e-14)
+
+
+@given(n=sizes, a=st.lists(st.floats(-5, 5), min_size=1, max_size=6).map(np.array))
+def test_kronecker_factors_are_the_kronecker_products(n: int, a: np.ndarray) -> None:
+    np.testing.assert_array_equal(
+        KronIdentityRow(n, a).dense(), np.kron(np.eye(n), a.reshape(1, -1))
+    )
+    np.testing.assert_array_equal(
+        KronRowIdentity(a, n).dense(), np.kron(a.reshape(1, -1), np.eye(n))
+    )
+    # v (I ⊗ aᵀ) is vec(vᵀ aᵀ), the outer product
+    v = np.arange(1.0, n + 1).reshape(1, n)
+    np.testing.assert_allclose(KronIdentityRow(n, a).vjp(v), np.outer(v, a).reshape(1, -1))
+
+
+@given(problem=problems(), order=st.sampled_from(["reverse", "forward", "optimal"]))
+def test_three_representations_give_the_same_gradients(
+    problem: tuple[Network, Parameters], order: str
+) -> None:
+    net, params = problem
+    dense = jacobian_route(net, params, order, "dense").gradients
+    scale = max(1.0, max(float(np.abs(v).max()) for v in dense.values()))
+    for representation in ("sparse", "structured"):
+        other = jacobian_route(net, params, order, representation).gradients
+        for name, value in dense.items():
+            np.testing.assert_allclose(other[name], value, rtol=1e-12, atol=1e-15 * scale)
+
+
+def test_auto_switches_and_says_so() -> None:
+    net = Network.from_spec("4-6-3", "tanh,softmax", "ce")
+    params = init_parameters(net, 1)
+    assert choose_representation(net, "auto", 2**30) == ("dense", None)
+    route = jacobian_route(net, params, "reverse", "auto", memory_budget=500)
+    assert route.representation == "structured"
+    assert route.notes[0] == (
+        "auto: J_z1_W1 (6×24) would take 1.12 KiB dense, over the memory "
+        "budget of 500 bytes: using structured Jacobians"
+    )
+
+
+def test_dense_above_the_budget_is_refused() -> None:
+    net = Network.from_spec("4-6-3", "tanh,softmax", "ce")
+    with pytest.raises(
+        InvalidValueError,
+        match=r"jacobians: expected dense Jacobians within the "
+        r"memory budget of 500 bytes, got J_z1_W1 of shape 6×24, 1,152 bytes "
+        r"\(1.12 KiB\); use --jacobians sparse or structured",
+    ):
+        jacobian_route(net, init_parameters(net, 1), jacobians="dense", memory_budget=500)
+    with pytest.raises(
+        UnknownNameError,
+        match=r"jacobians: expected one of dense, sparse, "
+        r"structured, got 'blocky'",
+    ):
+        represent(Identity(2), "blocky")
+    with pytest.raises(
+        UnknownNameError,
+        match=r"jacobians: expected one of auto, dense, sparse, "
+        r"structured, got 'blocky'",
+    ):
+        choose_representation(net, "blocky", 1)
+
+
+def test_sampled_numerical_route_says_how_many(capsys: pytest.CaptureFixture[str]) -> None:
+    net = Network.from_spec("60-40-5", "relu,softmax", "ce")  # 2,645 parameters: sampled
+    result = compare(net, init_parameters(net, 3, 2))
+    assert result.numerical.sample == 20
+    assert result.numerical.checked_count == 20 + 20 + 20 + 5
+    assert result.agree
+    assert (
+        main(
+            [
+                "compare",
+                "--sizes",
+                "60,40,5",
+                "--activations",
+                "relu,softmax",
+                "--loss",
+                "ce",
+                "--json",
+                "--sample",
+                "7",
+            ]
+        )
+        == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["numerical_sample"] == 7 and data["numerical_checked"] == 7 * 3 + 5
+    assert sum(v is not None for row in data["numerical"]["dW1"] for v in row) == 7
+
+
+def test_memory_budget_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JACOBIANS_MEMORY_BUDGET", "1K")
+    assert main(["compare", "--jacobians", "dense", "--sizes", "8,8,1"]) == 2
+    assert "memory budget of 1 KiB, got J_z1_W1 of shape 8×64" in capsys.readouterr().err
+    monkeypatch.setenv("JACOBIANS_MEMORY_BUDGET", "lots")
+    assert main(["compare"]) == 2
+    assert (
+        "JACOBIANS_MEMORY_BUDGET: expected a size such as 512M or 2G, got 'lots'"
+        in capsys.readouterr().err
+    )
+
+
+def test_large_network_with_structured_jacobians(tmp_path: Path) -> None:
+    # the issue's example at batch 4 (the batch of 64 is in benchmarks/): 235,146 parameters,
+    # dense J_z1_W1 would be 256 × 200,704 (411 MB per example)
+    net = Network.from_spec("784-256-128-10", "relu,relu,softmax", "ce")
+    result = compare(net, init_parameters(net, 0, 4), jacobians="structured")
+    assert result.agree and result.jacobian.representation == "structured"
