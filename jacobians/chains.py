@@ -21,12 +21,21 @@ from the fused row (:attr:`JacobianRoute.fused_gap`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 import numpy as np
 
 from ._typing import Matrix
-from .compose import Factor, Product, multiply, row_to_matrix, row_to_vector
+from .compose import (
+    Factor,
+    Product,
+    dimensions,
+    multiply,
+    order_cost,
+    row_to_matrix,
+    row_to_vector,
+)
 from .errors import InvalidValueError, message, unknown_name
 from .layers import jacobian_a_z, jacobian_z_a, jacobian_z_b, jacobian_z_W, structured_jacobians
 from .network import Cache, Network, forward
@@ -201,6 +210,32 @@ def _report(
     )
 
 
+def _reverse_products(
+    net: Network, jac: dict[str, Any], head: list[Factor]
+) -> dict[tuple[int, str], Product]:
+    """Every chain's product in reverse order, sharing the common left part:
+    ``δ[l]ᵀ = δ[l+1]ᵀ · ∂z[l+1]/∂a[l] · ∂a[l]/∂z[l]`` and
+    ``∂L/∂vec(W[l]) = δ[l]ᵀ · ∂z[l]/∂vec(W[l])``.
+
+    The same floating-point operations as :func:`~jacobians.compose.multiply` in reverse order
+    (a left fold), done once instead of once per chain: this is reverse accumulation."""
+    out: dict[tuple[int, str], Product] = {}
+    value = head[0].matrix
+    for f in head[1:]:
+        value = value @ f.matrix
+    for l in range(net.depth, 0, -1):
+        if l < net.depth:
+            value = value @ jac[f"J_z{l + 1}_a{l}"] @ jac[f"J_a{l}_z{l}"]
+        for end in ("z", "W", "b"):
+            factors = chain(net, jac, head, l, end)
+            names = [f.name for f in factors]
+            expression = reduce(lambda acc, n: f"({acc}·{n})", names)
+            result = value if end == "z" else value @ jac[f"J_z{l}_{end}{l}"]
+            cost = order_cost(dimensions(factors), "reverse")
+            out[(l, end)] = Product(result, "reverse", cost, expression)
+    return out
+
+
 def jacobian_route(
     net: Network,
     params: Parameters,
@@ -237,10 +272,11 @@ def jacobian_route(
             gaps.append(gap)
         if head[0].name.startswith("J_L_z"):
             fused_at.append(i)
+        shared = _reverse_products(net, jac, head) if order == "reverse" else {}
         for l in range(1, L + 1):
             for end in ("z", "W", "b"):
                 factors = chain(net, jac, head, l, end)
-                product = multiply(factors, order)
+                product = shared.get((l, end)) or multiply(factors, order)
                 total += product.multiply_adds
                 row = to_dense(product.value)
                 if end == "z":

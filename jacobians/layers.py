@@ -61,7 +61,7 @@ def jacobian_z_W(  # noqa: N802 (W is the matrix's name)
         raise ShapeError(
             message("a[l-1]", "one example, shape (m,)", f"shape {shape_str(a.shape)}")
         )
-    return np.asarray(np.kron(np.eye(n), a.reshape(1, -1)), dtype=np.float64)
+    return KronIdentityRow(n, a).dense()  # a block fill: the same matrix as np.kron, faster
 
 
 def jacobian_z_b(n: int) -> Matrix:

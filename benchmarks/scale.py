@@ -1,0 +1,203 @@
+"""Speed and memory of the explicit route at scale (issue: performance and scale).
+
+Run: python benchmarks/scale.py   (prints Markdown tables; not part of the tests)
+
+1. gradients of a 784-256-128-10 MLP, batch 1 and 64: the Jacobian route in each
+   representation against the compact route, as ratios measured in the same run;
+2. building ∂z/∂vec(W) densely, beside writing as many bytes into fresh memory;
+3. accumulation orders: multiply–adds and times;
+4. symbolic derivations (see also derive_speed.py);
+5. start-up of the command line, and what it imports.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+
+import numpy as np
+
+from jacobians.backprop import vectorized_route
+from jacobians.chains import chain, example_jacobians, jacobian_route, output_factors
+from jacobians.compose import Factor, dimensions, multiply, optimal_splits, order_cost
+from jacobians.layers import jacobian_z_W
+from jacobians.network import Network, forward
+from jacobians.parameters import init_parameters
+from jacobians.structured import KronIdentityRow
+
+MLP = ("784-256-128-10", "relu,relu,softmax", "ce")
+
+
+def median_seconds(task: Callable[[], object], repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        task()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def machine() -> str:
+    cpu = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(
+                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu
+            )
+    except OSError:
+        pass
+    return f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} cores, {cpu}"
+
+
+def mlp_gradients() -> None:
+    print("## 1. Gradients of the 784-256-128-10 MLP (relu, relu, softmax, ce)\n")
+    print("| batch | compact (s) | structured | sparse | dense |")
+    print("|---:|---:|---:|---:|---:|")
+    net = Network.from_spec(*MLP)
+    for batch in (1, 64):
+        params = init_parameters(net, 0, batch)
+        compact = median_seconds(partial(vectorized_route, net, params), 7)
+        cells = []
+        for representation in ("structured", "sparse", "dense"):
+            if representation == "dense" and batch > 1:
+                cells.append("skipped: 64 × a 411 MB J_z1_W1, about 1 s each")
+                continue
+            repeats = 3 if representation == "dense" else 5
+            t = median_seconds(
+                partial(jacobian_route, net, params, "reverse", representation), repeats
+            )
+            cells.append(f"{t / compact:.1f}× ({t:.3f} s)")
+        print(f"| {batch} | {compact:.4f} | " + " | ".join(cells) + " |")
+    print()
+
+
+def dense_build() -> None:
+    print("## 2. Building ∂z/∂vec(W) = I_n ⊗ aᵀ densely\n")
+    print("| (n, m) | bytes | block fill (s, GB/s) | np.kron (s, GB/s) | fresh write (s, GB/s) |")
+    print("|---|---:|---:|---:|---:|")
+    rng = np.random.default_rng(0)
+    for n, m in ((64, 64), (256, 256), (512, 512)):
+        a = rng.standard_normal(m)
+        size = 8 * n * n * m
+        t_fill = median_seconds(partial(jacobian_z_W, a, n))
+        t_kron = median_seconds(partial(np.kron, np.eye(n), a.reshape(1, -1)))
+        t_write = median_seconds(partial(np.full, (n, n * m), 1.0))
+        cells = [f"{t:.4f} ({size / t / 1e9:.1f})" for t in (t_fill, t_kron, t_write)]
+        print(f"| ({n}, {m}) | {size:,} | " + " | ".join(cells) + " |")
+    assert np.array_equal(
+        KronIdentityRow(3, np.arange(2.0)).dense(),
+        np.kron(np.eye(3), np.arange(2.0).reshape(1, -1)),
+    )
+    print()
+
+
+def _multiply_all(chains: list[list[Factor]], order: str) -> object:
+    return [multiply(f, order) for f in chains]
+
+
+def orders() -> None:
+    print("## 3. Accumulation order: multiply–adds (and seconds) of every chain, one example\n")
+    print("| network | reverse | forward | optimal |")
+    print("|---|---:|---:|---:|")
+    for spec, representation in (
+        (("3-4-2-1", "relu,relu,sigmoid", "bce"), "dense"),
+        (MLP, "structured"),
+    ):
+        net = Network.from_spec(*spec)
+        params = init_parameters(net, 0)
+        jac = example_jacobians(net, params, forward(net, params), 0, representation)
+        head, _ = output_factors(net, jac)
+        chains = [
+            chain(net, jac, head, l, end)
+            for l in range(1, net.depth + 1)
+            for end in ("z", "W", "b")
+        ]
+        cells = []
+        for order in ("reverse", "forward", "optimal"):
+            count = 0
+            for factors in chains:
+                dims = dimensions(factors)
+                count += optimal_splits(dims)[0] if order == "optimal" else order_cost(dims, order)
+            if count > 2e9:
+                cells.append(f"{count:,} (not timed)")
+                continue
+            t = median_seconds(partial(_multiply_all, chains, order), 3)
+            cells.append(f"{count:,} ({t:.4f} s)")
+        print(f"| {spec[0]} | " + " | ".join(cells) + " |")
+    print(
+        "\nCounts are those of dense factors; the MLP's chains were multiplied as structured "
+        "objects.\n"
+    )
+
+
+def symbolic() -> None:
+    print("## 4. Symbolic derivations (seconds, derive + prove + render every layer)\n")
+    from sympy.core.cache import clear_cache
+
+    from derivations.derive import derive
+    from derivations.general import general_derivation
+
+    print("| network | seconds |")
+    print("|---|---:|")
+    for spec in (
+        ("3-4-2-1", "relu,relu,sigmoid", "bce"),
+        ("4-4-4-1", "relu,relu,sigmoid", "bce"),
+        ("8-8-8-1", "relu,relu,sigmoid", "bce"),
+    ):
+        net = Network.from_spec(*spec)
+
+        def task(net: Network = net) -> object:
+            clear_cache()
+            return [d.unicode() for d in derive(net)]
+
+        print(f"| {spec[0]} | {median_seconds(task, 3):.2f} |")
+    print(f"| general n, m | {median_seconds(general_derivation, 3):.2f} |\n")
+
+
+def startup() -> None:
+    print("## 5. Start-up\n")
+    print("| command | seconds | imports sympy | imports matplotlib |")
+    print("|---|---:|---|---|")
+    probe = (
+        "import sys, runpy; sys.argv = {argv!r}\n"
+        "try:\n    runpy.run_module('jacobians', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "sys.stderr.write(repr(['sympy' in sys.modules, 'matplotlib' in sys.modules]))"
+    )
+    for argv in (["jacobians", "--help"], ["jacobians", "compare"]):
+
+        def run(argv: list[str] = argv) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-c", probe.format(argv=argv)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+
+        t = median_seconds(run, 5)
+        flags = run().stderr.strip().splitlines()[-1]
+        sympy, mpl = (v.strip() for v in flags.strip("[]").split(","))
+        print(f"| `{' '.join(argv)}` | {t:.2f} | {sympy} | {mpl} |")
+    print()
+
+
+def main() -> None:
+    print(f"{machine()}; medians of repeated runs\n")
+    mlp_gradients()
+    dense_build()
+    orders()
+    symbolic()
+    startup()
+    print(
+        "## 6. The exercise checker\n\nskipped: the checker (`jacobians check`) is not built yet."
+    )
+
+
+if __name__ == "__main__":
+    main()
