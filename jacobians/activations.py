@@ -153,7 +153,8 @@ def get_activation(name: str, what: str = "activation") -> Activation:
     >>> get_activation("softmax").elementwise
     False
     """
-    key, colon, parameter = normalize(name).partition(":")
+    raw_key, colon, parameter = name.partition(":")
+    key, parameter = normalize(raw_key), parameter.strip()
     if colon and not parameter:
         raise InvalidValueError(
             message(

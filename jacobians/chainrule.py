@@ -19,9 +19,10 @@ import numpy as np
 
 from ._typing import ArrayLike, FloatArray
 from .activations import Elementwise, get_activation
-from .errors import InvalidValueError, message
+from .errors import InvalidValueError, ShapeError, message
 
 DEFAULT_STEP = 0.001
+EPS = float(np.finfo(np.float64).eps)
 ArrayFn = Callable[[FloatArray], FloatArray]
 
 
@@ -31,7 +32,11 @@ def numeric_derivative(f: ArrayFn, x: ArrayLike, step: float = DEFAULT_STEP) -> 
     >>> round(float(numeric_derivative(np.square, 3.0)), 9)   # (3.001² − 2.999²) / 0.002 = 6
     6.0
     """
-    if not (np.isfinite(step) and step > 0):
+    try:
+        ok = bool(np.isfinite(step) and step > 0)
+    except TypeError:
+        ok = False
+    if not ok:
         raise InvalidValueError(message("step", "a finite number > 0", repr(step)))
     u = np.asarray(x, dtype=np.float64)
     return np.asarray((f(u + step) - f(u - step)) / (2 * step), dtype=np.float64)
@@ -47,7 +52,7 @@ def elementwise_link(name: str, what: str = "function") -> Elementwise:
                 what,
                 "an elementwise function",
                 repr(name),
-                "softmax maps a vector to a vector; a chain link maps numbers to numbers",
+                "softmax maps a vector to a vector; this needs a function of one number",
             )
         )
     return g
@@ -73,6 +78,16 @@ class ChainResult:
     derivative: FloatArray
     numeric: FloatArray
     step: float
+    kinks: tuple[str, ...] = ()
+    """Links whose input lies within ``step`` of a kink: there a central difference averages
+    the two one-sided slopes and cannot match the derivative's convention."""
+    rounding: float = 0.0
+    """A bound on the rounding in the whole chain's central difference: ``10·ε·max|f(x ± h)|/h``."""
+
+    @property
+    def inconclusive(self) -> bool:
+        """The central difference is lost in rounding (a step too small for the values)."""
+        return bool(self.rounding > 1e-3 * float(np.max(np.abs(self.derivative))) + 1e-9)
 
     @property
     def value(self) -> FloatArray:
@@ -103,19 +118,42 @@ def chain(
     """
     if not names:
         raise InvalidValueError(message("functions", "at least one function", "none"))
-    links = []
+    numeric_derivative(np.square, 0.0, step)  # validates the step
+    links, kinks = [], []
     u = np.asarray(x, dtype=np.float64)
     product = np.ones_like(u)
-    for i, name in enumerate(names, start=1):
-        g = elementwise_link(name, f"function {i}")
-        numeric = numeric_derivative(g, u, step)
-        slope = numeric if numeric_links else g.derivative(u)
-        out = g(u)
-        links.append(Link(g.name, u, out, slope, numeric))
-        product = product * slope
-        u = out
-    whole = numeric_derivative(lambda v: chain_value(names, v), x, step)
-    return ChainResult(np.asarray(x, dtype=np.float64), tuple(links), product, whole, step)
+    with np.errstate(all="ignore"):
+        for i, name in enumerate(names, start=1):
+            g = elementwise_link(name, f"function {i}")
+            numeric = numeric_derivative(g, u, step)
+            slope = numeric if numeric_links else g.derivative(u)
+            out = g(u)
+            links.append(Link(g.name, u, out, slope, numeric))
+            if any(np.any(np.abs(u - k) < step) for k in g.kinks):
+                kinks.append(f"{i}. {g.name}")
+            product = product * slope
+            u = out
+        whole = numeric_derivative(lambda v: chain_value(names, v), x, step)
+        ends = [chain_value(names, np.asarray(x, dtype=np.float64) + d) for d in (step, -step)]
+    values = [
+        *(v for link in links for v in (link.output, link.derivative, link.numeric)),
+        product,
+        whole,
+        *ends,
+    ]
+    if not all(np.all(np.isfinite(v)) for v in values):
+        raise InvalidValueError(
+            message(
+                "x",
+                "a point where every link and its derivative is finite",
+                f"an overflow at x = {np.asarray(x).reshape(-1)[0]:g}",
+                "the values exceed float64: choose a smaller x or step",
+            )
+        )
+    rounding = 10 * EPS * float(max(np.max(np.abs(e)) for e in ends)) / step
+    return ChainResult(
+        np.asarray(x, dtype=np.float64), tuple(links), product, whole, step, tuple(kinks), rounding
+    )
 
 
 @dataclass(frozen=True)
@@ -127,6 +165,17 @@ class TwoInputs:
     d_dy: FloatArray
 
 
+def _pair(x: ArrayLike, y: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    u, v = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    try:
+        np.broadcast_shapes(u.shape, v.shape)
+    except ValueError:
+        raise ShapeError(
+            message("x, y", "shapes that broadcast together", f"{u.shape} and {v.shape}")
+        ) from None
+    return u, v
+
+
 def sum_then(name: str, x: ArrayLike, y: ArrayLike) -> TwoInputs:
     """``g(x + y)``: ``∂/∂x = g'(x + y) · 1`` and ``∂/∂y = g'(x + y) · 1``.
 
@@ -134,7 +183,8 @@ def sum_then(name: str, x: ArrayLike, y: ArrayLike) -> TwoInputs:
     (0.5, 0.25, 0.25)
     """
     g = elementwise_link(name)
-    a = np.asarray(x, dtype=np.float64) + np.asarray(y, dtype=np.float64)
+    u, v = _pair(x, y)
+    a = u + v
     slope = g.derivative(a)
     return TwoInputs(g(a), slope, slope.copy())
 
@@ -146,6 +196,6 @@ def product_then(name: str, x: ArrayLike, y: ArrayLike) -> TwoInputs:
     (0.0, 0.5)
     """
     g = elementwise_link(name)
-    u, v = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    u, v = _pair(x, y)
     slope = g.derivative(u * v)
     return TwoInputs(g(u * v), slope * v, slope * u)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -21,6 +22,11 @@ a kink, so the default run shows a zero row in dW1 and no stencil crosses a kink
 
 class Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors: ``jacobians compare: error: …`` and exit 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # read -1e-3 as a number, not an option (argparse knows only -1 and -0.5)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -75,6 +81,13 @@ def _memory_budget(args: argparse.Namespace) -> int:
         return _byte_size(env)
     except argparse.ArgumentTypeError as e:
         raise UsageError(f"{BUDGET_ENV}: {e}") from None
+
+
+def _digits(text: str) -> int:
+    value = _positive_int(text)
+    if value > 17:
+        raise argparse.ArgumentTypeError(f"expected at most 17 digits (float64), got {value}")
+    return value
 
 
 def _seed(text: str) -> int:
@@ -211,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--step", type=_positive_float, default=None, help="finite-difference step h (default 1e-6)"
     )
     compare.add_argument(
-        "--digits", type=_positive_int, default=6, help="digits printed after the point (default 6)"
+        "--digits", type=_digits, default=6, help="digits printed after the point (default 6)"
     )
     compare.add_argument(
         "--jacobians",
@@ -320,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     mf.add_argument("--activation", default="sigmoid", help="the elementwise σ (default sigmoid)")
     mf.add_argument(
         "--digits",
-        type=_positive_int,
+        type=_digits,
         default=4,
         help="decimals shown (default 4, as the chapter prints)",
     )
@@ -480,13 +493,15 @@ def _plot(args: argparse.Namespace) -> int:
         import matplotlib  # noqa: F401
     except ImportError:
         raise UsageError(
-            f"plot: expected matplotlib, which is not installed; {PLOT_EXTRA}"
+            f"matplotlib is not installed; install the plot extra: {PLOT_EXTRA}"
         ) from None
     from pathlib import Path
 
     from . import plots
 
     folder = Path(args.output).resolve().parent
+    if Path(args.output).suffix.lower() != ".png":
+        raise UsageError(f"--output: expected a file name ending in .png, got {args.output!r}")
     if not folder.is_dir():
         raise UsageError(f"--output: expected a file in an existing folder, got {args.output!r}")
     if args.kind == "chain":

@@ -47,6 +47,8 @@ def chain_curves(
 ) -> ChainCurves:
     """``f(x)`` and the chain rule's ``f'(x) = Π_k f_k'(u_{k-1})`` on ``points`` values in
     ``[lo, hi]``; the central difference of the whole chain on ``numeric_points`` of them."""
+    if not hi - lo > 1e-9 * max(1.0, abs(lo), abs(hi)):
+        raise InvalidValueError(message("range", "LO < HI, apart enough to draw", f"{lo:g} {hi:g}"))
     x = np.linspace(lo, hi, points)
     u, slope = x, np.ones_like(x)
     for i, name in enumerate(names, start=1):
@@ -54,7 +56,9 @@ def chain_curves(
         slope = slope * g.derivative(u)
         u = g(u)
     xn = np.linspace(lo, hi, numeric_points)
-    numeric = numeric_derivative(lambda v: chain_value(names, v), xn, step)
+    with np.errstate(all="ignore"):
+        numeric = numeric_derivative(lambda v: chain_value(names, v), xn, step)
+    _finite("range", u, slope, numeric)
     return ChainCurves(x, u, slope, xn, numeric)
 
 
@@ -74,7 +78,7 @@ def sweep_curve(
     X: Matrix,
     W: Matrix,
     index: tuple[int, int] = (0, 0),
-    span: float = 1.0,
+    span: float = 3.0,
     points: int = 200,
     activation: str = "sigmoid",
 ) -> SweepCurve:
@@ -82,14 +86,18 @@ def sweep_curve(
     through ``(x0, L0)`` with slope ``∂L/∂X[i, j]`` from the formula."""
     base = matrix_function(X, W, activation)
     x0 = float(X[index])
-    t = np.linspace(x0 - span, x0 + span, points)
-    loss = np.empty_like(t)
-    for k, value in enumerate(t):
-        moved = np.array(X, dtype=np.float64)
-        moved[index] = value
-        loss[k] = matrix_function(moved, W, activation).L
-    slope = float(base.dLdX[index])
-    return SweepCurve(t, loss, base.L + slope * (t - x0), x0, base.L, slope)
+    with np.errstate(all="ignore"):
+        t = np.linspace(x0 - span, x0 + span, points)
+        loss = np.empty_like(t)
+        for k, value in enumerate(t):
+            moved = np.array(X, dtype=np.float64)
+            moved[index] = value
+            loss[k] = matrix_function(moved, W, activation).L
+        slope = float(base.dLdX[index])
+        tangent = base.L + slope * (t - x0)
+    _finite("span", t)
+    _finite("span", loss, tangent)
+    return SweepCurve(t, loss, tangent, x0, base.L, slope)
 
 
 def jacobian_panels(net: Network, params: Parameters) -> list[tuple[str, Matrix]]:
@@ -98,13 +106,12 @@ def jacobian_panels(net: Network, params: Parameters) -> list[tuple[str, Matrix]
     return list(jac.items())
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def _figure(size: tuple[float, float]) -> Any:
+    """A matplotlib Figure drawn by the Agg canvas, without pyplot: no global backend is set,
+    so a notebook's own backend is left alone."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=size)
 
 
 def _save(fig: Any, out: str | Path) -> Path:
@@ -115,9 +122,19 @@ def _save(fig: Any, out: str | Path) -> Path:
         raise InvalidValueError(
             message("output", "a writable PNG file", f"{path}: {e.strerror}")
         ) from None
-    finally:
-        _pyplot().close(fig)
     return path
+
+
+def _finite(what: str, *arrays: FloatArray) -> None:
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        raise InvalidValueError(
+            message(
+                what,
+                "finite values to plot",
+                "an overflow (inf or nan)",
+                "choose a smaller range or span",
+            )
+        )
 
 
 def draw_chain(
@@ -130,8 +147,8 @@ def draw_chain(
     """The chain over ``[lo, hi]`` (top) and its derivative (bottom): the chain rule's curve
     with the numeric derivative's points on it."""
     c = chain_curves(names, lo, hi)
-    plt = _pyplot()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=size, sharex=True)
+    fig = _figure(size)
+    top, bottom = fig.subplots(2, 1, sharex=True)
     title = " ∘ ".join(reversed(list(names)))
     top.plot(c.x, c.value, color="C0")
     top.set_ylabel("f(x)")
@@ -152,13 +169,13 @@ def draw_sweep(
     W: Matrix,
     out: str | Path,
     index: tuple[int, int] = (0, 0),
-    span: float = 1.0,
+    span: float = 3.0,
     size: tuple[float, float] = SIZE,
 ) -> Path:
     """``L`` as one entry of ``X`` moves, with the tangent of slope ``∂L/∂X[i, j]``."""
     s = sweep_curve(X, W, index, span)
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=size)
+    fig = _figure(size)
+    ax = fig.subplots()
     i, j = index
     ax.plot(s.t, s.loss, color="C0", label=f"L as x[{i + 1},{j + 1}] moves")
     ax.plot(s.t, s.tangent, "--", color="C1", label=f"tangent, slope ∂L/∂x = {s.slope:.4f}")
@@ -176,20 +193,30 @@ def draw_jacobians(
 ) -> Path:
     """Every Jacobian factor as a heatmap titled with its name and shape."""
     panels = jacobian_panels(net, params)
-    plt = _pyplot()
+    fig = _figure(size)
     cols = min(4, len(panels))
     rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    # one colour scale for every panel, so signs and sizes compare across factors
+    limit = max(float(np.max(np.abs(J))) for _, J in panels) or 1.0
+    image = None
     for ax, (name, J) in zip(axes.flat, panels, strict=False):
-        limit = float(np.max(np.abs(J))) or 1.0
-        ax.imshow(
-            J, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest", aspect="equal"
+        wide = J.shape[1] > 8 * J.shape[0]  # stretch very wide factors so blocks stay visible
+        image = ax.imshow(
+            J,
+            cmap="RdBu_r",
+            vmin=-limit,
+            vmax=limit,
+            interpolation="nearest",
+            aspect="auto" if wide else "equal",
         )
         ax.set_title(f"{name}  {J.shape[0]}×{J.shape[1]}", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    fig.suptitle(f"Jacobians of {net.spec} (example 0)")
+    fig.suptitle(f"Jacobians of {net.spec} (example 0); one colour scale for all")
     fig.tight_layout()
+    if image is not None:
+        fig.colorbar(image, ax=list(axes.flat), shrink=0.6)
     return _save(fig, out)

@@ -305,6 +305,17 @@ def format_chain(result: ChainResult, names: list[str]) -> str:
     ]
     width = max(len(k) for k, _ in summary) + 1
     lines += ["", *(f"{(k + ':').ljust(width)} {v}" for k, v in summary)]
+    if result.kinks:
+        lines.append(
+            f"note: the input of {', '.join(result.kinks)} is within h of its kink: the central "
+            "difference there averages the slopes on either side, while the rule takes the left "
+            "one (relu'(0) = 0); the two need not match"
+        )
+    if result.inconclusive:
+        lines.append(
+            f"note: the numeric derivative is lost in rounding (about ±{result.rounding:.1e} for "
+            f"h = {result.step:g}): choose a larger --step"
+        )
     return "\n".join(lines)
 
 
@@ -333,8 +344,8 @@ def format_matrix_function(
     lines += [
         "",
         f"largest difference between the two routes: {gap:.1e}",
-        f"check: (L(X + 0.001 at x11) − L(X)) / 0.001 = {round(slope, digits)} "
-        f"(dL/dx11 = {round(float(mf.dLdX[0, 0]), digits)})",
+        f"check: (L(X + 0.001 at x11) − L(X)) / 0.001 = {slope:.{digits}f} "
+        f"(dL/dx11 = {float(mf.dLdX[0, 0]):.{digits}f})",
     ]
     return "\n".join(lines)
 

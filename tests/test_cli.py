@@ -510,3 +510,22 @@ def test_derive_general_refuses_network_options(capsys: pytest.CaptureFixture[st
     assert code == 2 and out == ""
     assert "--general: expected no network options (the proof covers every size and " in err
     assert "got --layer, --abstract" in err
+
+
+def test_chain_reads_negative_numbers_in_scientific_notation(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "chain", "square", "--at", "-1e-3")
+    assert code == 0 and "chain square at x = -0.001" in out
+
+
+def test_chain_overflow_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "chain", "square", "sigmoid", "--at", "1e308")
+    assert code == 2 and out == "" and "got an overflow at x = 1e+308" in err
+
+
+def test_chain_notes_kinks_and_rounding(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "chain", "relu", "--at", "0")
+    assert "note: the input of 1. relu is within h of its kink" in out
+    _, out, _ = run(capsys, "chain", "sigmoid", "--at", "1", "--step", "1e-20")
+    assert "note: the numeric derivative is lost in rounding" in out

@@ -192,7 +192,8 @@ def test_row_layout_gives_the_transposed_gradients(
 
 
 def test_row_layout_jacobians() -> None:
-    # ∂z/∂vec(W) = a ⊗ I_n in the row layout, and ∂z/∂a = Wᵀ
+    # ∂z/∂vec(W) in the row layout, column by column: z = a W + b is linear in W, so column
+    # k is the change of z when vec(W)[k] (row-major: W[k // n, k % n]) moves by 1
     from jacobians.parameters import init_parameters
 
     net = Network.from_spec()
@@ -200,10 +201,42 @@ def test_row_layout_jacobians() -> None:
     rp = to_row(params)
     jac = row_example_jacobians(net, rp)
     a1 = np.maximum(rp.X[0] @ rp.W[0] + rp.b[0], 0)
-    np.testing.assert_array_equal(jac["J_z2_W2"], np.kron(a1.reshape(1, -1), np.eye(2)))
+    W2 = rp.W[1]  # 4 × 2 in the row layout
     assert jac["J_z2_W2"].shape == (2, 8)
-    np.testing.assert_array_equal(jac["J_z2_a1"], rp.W[1].T)
+    for k in range(8):
+        E = np.zeros_like(W2)
+        E[k // 2, k % 2] = 1.0
+        np.testing.assert_allclose(jac["J_z2_W2"][:, k], a1 @ (W2 + E) - a1 @ W2, atol=1e-15)
+    for k in range(4):  # ∂z/∂a column by column: z changes by row k of W when a_k moves by 1
+        np.testing.assert_allclose(jac["J_z2_a1"][:, k], W2[k], atol=1e-15)
     with pytest.raises(
         UnknownNameError, match=r"layout: expected one of column, row, got 'diagonal'"
     ):
         gradients(net, params, "diagonal")
+
+
+def test_chain_refuses_overflow_and_explains_kinks_and_rounding() -> None:
+    with pytest.raises(
+        InvalidValueError,
+        match=r"x: expected a point where every link and its "
+        r"derivative is finite, got an overflow at x = 1e\+308",
+    ):
+        chain(["square", "sigmoid"], 1e308)
+    assert chain(["relu"], 0.0).kinks == ("1. relu",)
+    assert chain(["relu"], 0.5).kinks == ()
+    assert chain(["sigmoid"], 1.0, step=1e-20).inconclusive
+    assert not chain(["sigmoid"], 1.0).inconclusive
+
+
+def test_two_inputs_must_broadcast() -> None:
+    with pytest.raises(
+        ShapeError,
+        match=r"x, y: expected shapes that broadcast together, got "
+        r"\(2,\) and \(3,\)",
+    ):
+        product_then("sigmoid", [1.0, 2.0], [1.0, 2.0, 3.0])
+
+
+def test_negative_leaky_slope_is_a_number() -> None:
+    r = chain(["leaky_relu:-1"], -2.0)
+    assert float(r.value) == 2.0 and float(r.derivative) == -1.0

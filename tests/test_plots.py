@@ -9,14 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jacobians.chains import example_jacobians
 from jacobians.cli import main
-from jacobians.network import Network, forward
+from jacobians.network import Network
 from jacobians.parameters import init_parameters
 from jacobians.plots import chain_curves, jacobian_panels, sweep_curve
 from jacobians.rowlayout import chapter_example, matrix_function
 
-pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+needs_matplotlib = pytest.mark.skipif(
+    __import__("importlib").util.find_spec("matplotlib") is None,
+    reason="the plot extra is not installed",
+)
 
 
 def _png(path: Path) -> tuple[int, int, np.ndarray]:
@@ -28,6 +30,7 @@ def _png(path: Path) -> tuple[int, int, np.ndarray]:
     return width, height, matplotlib.image.imread(path)
 
 
+@needs_matplotlib
 @pytest.mark.parametrize(
     "argv",
     [
@@ -71,12 +74,21 @@ def test_sweep_curve_numbers() -> None:
     assert 20 < far / near < 30
 
 
-def test_jacobian_panels_are_the_networks_jacobians() -> None:
+def test_jacobian_panels_show_the_layers_structure() -> None:
+    # independent of the code that builds them: J_z1_W1 has the input x in its block rows,
+    # J_a1_z1 has relu'(W1 x + b1) on its diagonal, J_z2_a1 is W2
     net = Network.from_spec()
     params = init_parameters(net, 8)
     panels = dict(jacobian_panels(net, params))
-    for name, J in example_jacobians(net, params, forward(net, params)).items():
-        np.testing.assert_array_equal(panels[name], J)
+    x = params.x[:, 0]
+    z1 = params.W[0] @ x + params.b[0]
+    for i in range(4):
+        row = np.zeros(12)
+        row[3 * i : 3 * i + 3] = x
+        np.testing.assert_array_equal(panels["J_z1_W1"][i], row)
+    np.testing.assert_array_equal(panels["J_a1_z1"], np.diag((z1 > 0).astype(float)))
+    np.testing.assert_array_equal(panels["J_z2_a1"], params.W[1])
+    assert [name for name, _ in jacobian_panels(net, params)][:2] == ["J_L_a3", "J_a3_z3"]
 
 
 def test_plot_without_matplotlib_says_how_to_install(
@@ -87,16 +99,20 @@ def test_plot_without_matplotlib_says_how_to_install(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert (
-        "plot: expected matplotlib, which is not installed; python -m pip install 'jacobians[plot]'"
-        in err
+        "matplotlib is not installed; install the plot extra: "
+        "python -m pip install 'jacobians[plot]'" in err
     )
     assert not (tmp_path / "x.png").exists()
 
 
+@needs_matplotlib
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
         (["chain", "relu", "--range", "2", "1"], "--range: expected LO < HI, got 2 1"),
+        (["chain", "square", "--range", "0", "1e-300"], "range: expected LO < HI, apart enough"),
+        (["sweep", "--span", "1e308"], "span: expected finite values to plot, got an overflow"),
+        (["chain", "relu", "-o", "x.jpg"], "--output: expected a file name ending in .png"),
         (["sweep", "--entry", "4", "1"], "--entry: expected I ≤ 3 and J ≤ 3, got 4 1"),
         (
             ["chain", "relu", "-o", "/no/such/folder/x.png"],
@@ -104,8 +120,10 @@ def test_plot_without_matplotlib_says_how_to_install(
         ),
     ],
 )
-def test_plot_bad_input(capsys: pytest.CaptureFixture[str], argv: list[str], expected: str) -> None:
+def test_plot_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
     if "-o" not in argv:
-        argv = [*argv, "-o", "x.png"]
+        argv = [*argv, "-o", str(tmp_path / "x.png")]
     assert main(["plot", *argv]) == 2
     assert expected in capsys.readouterr().err
