@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import reduce
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -236,12 +237,87 @@ def _reverse_products(
     return out
 
 
+STRATEGIES = ("examples", "batch", "auto")
+
+
+def _batch_route(
+    net: Network,
+    params: Parameters,
+    order: str,
+    representation: str,
+    memory_budget: int,
+    switched: str | None,
+) -> JacobianRoute:
+    """The batch strategy: one chain per gradient through the batch Jacobians; example 0's
+    per-example chains are kept for the report."""
+    from .batchchain import batch_jacobians
+
+    B, L = params.batch, net.depth
+    if representation == "dense":
+        n, m = max(pairwise(net.sizes), key=lambda nm: max(nm[1] * nm[0], nm[1] * nm[1]))[::-1]
+        size = 8 * (n * B) * max(n * m, m * B)
+        if size > memory_budget:
+            raise InvalidValueError(
+                message(
+                    "strategy",
+                    f"dense batch Jacobians within the memory budget of {_bytes(memory_budget)}",
+                    f"{_bytes(size)} for a batch of {B}",
+                    "use --jacobians structured, or the per-example strategy",
+                )
+            )
+    report = jacobian_route(
+        net, params.example(0), order, representation, memory_budget, "examples"
+    )
+    jac = batch_jacobians(net, params, representation)
+    head, gap = output_factors(net, jac)
+    shared = _reverse_products(net, jac, head) if order == "reverse" else {}
+    gradients: dict[str, Matrix] = {}
+    deltas: dict[str, Matrix] = {}
+    total = 0
+    for l in range(1, L + 1):
+        n = net.sizes[l]
+        for end in ("z", "W", "b"):
+            product = shared.get((l, end)) or multiply(chain(net, jac, head, l, end), order)
+            total += product.multiply_adds
+            row = to_dense(product.value)
+            if end == "z":
+                deltas[f"delta{l}"] = row.reshape(n, B) * B
+            elif end == "W":
+                gradients[f"dW{l}"] = row_to_matrix(row, net.weight_shape(l))
+            else:
+                gradients[f"db{l}"] = row_to_vector(row)
+    fused = head[0].name.startswith("J_L_z")
+    notes = [switched] if switched else []
+    notes.append(
+        f"a batch of {B} as one chain through the batch Jacobians (∂vec(Z)/∂vec(W) = I ⊗ Aᵀ, "
+        f"{n * B} rows for layer {L}); the chains shown are example 0's"
+    )
+    if fused:
+        notes.append(
+            f"∂L/∂a[{L}] is ±∞ where ∂a[{L}]/∂z[{L}] is 0 (∞·0) for some example: the "
+            f"batch chain used the fused row ∂L/∂z[{L}] = (a[{L}] − y)ᵀ / B"
+        )
+    return JacobianRoute(
+        {k: gradients[k] for k in sorted(gradients, key=lambda k: (int(k[2:]), k[1]))},
+        {f"delta{l}": deltas[f"delta{l}"] for l in range(1, L + 1)},
+        report.jacobians,
+        report.chains,
+        order,
+        total,
+        tuple(range(B)) if fused else (),
+        gap,
+        tuple(notes),
+        representation,
+    )
+
+
 def jacobian_route(
     net: Network,
     params: Parameters,
     order: str = "reverse",
     jacobians: str = "dense",
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    strategy: str = "auto",
 ) -> JacobianRoute:
     """``dW[l]``, ``db[l]`` and ``δ[l]`` for every layer by multiplying Jacobian chains.
 
@@ -249,11 +325,22 @@ def jacobian_route(
     ``memory_budget`` bytes), ``sparse``, ``structured``, or ``auto`` (dense while it fits).
     The multiply–add counts are those of dense factors in the chosen order.
 
+    ``strategy`` for a batch: ``examples`` (one chain per example, averaged: every factor the
+    size the notation shows), ``batch`` (one chain through the batch Jacobians, e.g.
+    ``I_n ⊗ Aᵀ``; :mod:`jacobians.batchchain`), or ``auto``: ``batch`` for sparse and
+    structured factors, where it is faster, ``examples`` for dense ones.
+
     Returns gradients named ``dW1, db1, …`` (``dW[l]`` is ``n_l × n_{l-1}``, ``db[l]`` is ``n_l``),
     ``deltas`` named ``delta1, …`` (``n_l × B``, one column per example), example 0's Jacobians,
     and a report of every chain of example 0 with its multiply–add count.
     """
     representation, switched = choose_representation(net, jacobians, memory_budget)
+    if strategy not in STRATEGIES:
+        raise unknown_name("strategy", strategy, STRATEGIES)
+    if strategy == "auto":
+        strategy = "examples" if representation == "dense" else "batch"
+    if strategy == "batch" and params.batch > 1:
+        return _batch_route(net, params, order, representation, memory_budget, switched)
     cache = forward(net, params)
     L, B = net.depth, params.batch
     sums: dict[str, Matrix] = {}

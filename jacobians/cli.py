@@ -235,6 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default auto)",
     )
     compare.add_argument(
+        "--strategy",
+        default="auto",
+        choices=("examples", "batch", "auto"),
+        help="for a batch: one chain per example, averaged (examples), or one chain through "
+        "the batch Jacobians such as I ⊗ Aᵀ (batch); auto: batch for sparse and structured "
+        "Jacobians, examples for dense (default auto)",
+    )
+    compare.add_argument(
         "--memory-budget",
         type=_byte_size,
         default=None,
@@ -413,6 +421,7 @@ def _compare(args: argparse.Namespace) -> int:
         args.jacobians,
         _memory_budget(args),
         args.sample,
+        args.strategy,
     )
     if args.json:
         print(json.dumps(comparison_json(result, source), indent=1))

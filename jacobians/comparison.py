@@ -154,19 +154,21 @@ def compare(
     jacobians: str = "auto",
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     sample: int | str | None = "auto",
+    strategy: str = "auto",
 ) -> Comparison:
     """Gradients by the Jacobian, vectorized and numerical routes, and their differences.
 
-    ``jacobians`` and ``memory_budget`` choose the Jacobian route's representation
-    (:func:`jacobians.chains.choose_representation`); ``sample`` the numerical route's entries
-    (:func:`sample_size`). Raises :class:`~jacobians.errors.InvalidValueError` where the loss is
-    infinite, dense Jacobians exceed the budget, or the comparison is too large."""
+    ``jacobians``, ``memory_budget`` and ``strategy`` choose the Jacobian route's
+    representation and batch strategy (:func:`jacobians.chains.jacobian_route`); ``sample``
+    the numerical route's entries (:func:`sample_size`). Raises
+    :class:`~jacobians.errors.InvalidValueError` where the loss is infinite, dense Jacobians
+    exceed the budget, or the comparison is too large."""
     representation, _ = choose_representation(net, jacobians, memory_budget)
     entries = sample_size(net, sample)
     check_budget(net, params.batch, representation, entries)
     check_finite(net, params)
     J = cost(net, params)
-    jac = jacobian_route(net, params, order, jacobians, memory_budget)
+    jac = jacobian_route(net, params, order, jacobians, memory_budget, strategy)
     vec = vectorized_route(net, params)
     num = numerical_route(net, params, step, entries)
     exact = {

@@ -222,3 +222,107 @@ def to_dense(value: Any) -> FloatArray:
     if sps.issparse(value):
         return np.asarray(value.toarray(), dtype=np.float64)
     return np.asarray(value, dtype=np.float64)
+
+
+# Batch Jacobians: the whole batch as one function of vec(Z), Z = W A + b 1ᵀ (n × B), with
+# row-major vec: vec(Z)[i·B + b] = Z[i, b]. A row v of length n·B is the matrix V = v.reshape(n, B).
+
+
+@dataclass(frozen=True)
+class KronIdentityBatch(Structured):
+    """``∂vec(Z)/∂vec(W) = I_n ⊗ Aᵀ`` (``n·B × n·m``) for a batch ``A`` (``m × B``):
+    ``v @ J = vec(V Aᵀ)``, the sum over the batch of the examples' outer products."""
+
+    n: int
+    A: Matrix
+    name: ClassVar[str] = "I ⊗ Aᵀ"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        m, B = self.A.shape
+        return self.n * B, self.n * m
+
+    def dense(self) -> Matrix:
+        return np.asarray(np.kron(np.eye(self.n), self.A.T), dtype=np.float64)
+
+    def sparse(self) -> sps.csr_array:
+        return sps.csr_array(sps.kron(sps.identity(self.n), sps.csr_array(self.A.T), format="csr"))
+
+    def vjp(self, v: Matrix) -> Matrix:
+        B = self.A.shape[1]
+        return np.stack([(row.reshape(self.n, B) @ self.A.T).reshape(-1) for row in v])
+
+
+@dataclass(frozen=True)
+class KronWeightBatch(Structured):
+    """``∂vec(Z)/∂vec(A) = W ⊗ I_B`` (``n·B × m·B``): ``v @ J = vec(Wᵀ V)``."""
+
+    W: Matrix
+    batch: int
+    name: ClassVar[str] = "W ⊗ I"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        n, m = self.W.shape
+        return n * self.batch, m * self.batch
+
+    def dense(self) -> Matrix:
+        return np.asarray(np.kron(self.W, np.eye(self.batch)), dtype=np.float64)
+
+    def sparse(self) -> sps.csr_array:
+        return sps.csr_array(
+            sps.kron(sps.csr_array(self.W), sps.identity(self.batch), format="csr")
+        )
+
+    def vjp(self, v: Matrix) -> Matrix:
+        n, _ = self.W.shape
+        return np.stack([(self.W.T @ row.reshape(n, self.batch)).reshape(-1) for row in v])
+
+
+@dataclass(frozen=True)
+class KronOnesBatch(Structured):
+    """``∂vec(Z)/∂b = I_n ⊗ 1_B`` (``n·B × n``): ``v @ J = V 1``, the row sums."""
+
+    n: int
+    batch: int
+    name: ClassVar[str] = "I ⊗ 1"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.n * self.batch, self.n
+
+    def dense(self) -> Matrix:
+        return np.asarray(np.kron(np.eye(self.n), np.ones((self.batch, 1))), dtype=np.float64)
+
+    def vjp(self, v: Matrix) -> Matrix:
+        return np.asarray(v.reshape(v.shape[0], self.n, self.batch).sum(axis=2))
+
+
+@dataclass(frozen=True)
+class SoftmaxBatch(Structured):
+    """Softmax per column of ``Z`` (``n × B``): block ``diag(s_b) − s_b s_bᵀ`` for each example,
+    interleaved by the row-major ``vec``; ``v @ J`` per column ``V ⊙ S − S (1ᵀ(V ⊙ S))``."""
+
+    S: Matrix
+    name: ClassVar[str] = "softmax (batch)"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.S.size, self.S.size
+
+    def dense(self) -> Matrix:
+        n, B = self.S.shape
+        out = np.zeros((n * B, n * B))
+        for b in range(B):
+            idx = np.arange(n) * B + b
+            s = self.S[:, b]
+            out[np.ix_(idx, idx)] = np.diag(s) - np.outer(s, s)
+        return out
+
+    def vjp(self, v: Matrix) -> Matrix:
+        n, B = self.S.shape
+        out = []
+        for row in v:
+            vs = row.reshape(n, B) * self.S
+            out.append((vs - self.S * vs.sum(axis=0, keepdims=True)).reshape(-1))
+        return np.stack(out)

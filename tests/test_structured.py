@@ -172,3 +172,61 @@ def test_large_network_with_structured_jacobians(tmp_path: Path) -> None:
     net = Network.from_spec("784-256-128-10", "relu,relu,softmax", "ce")
     result = compare(net, init_parameters(net, 0, 4), jacobians="structured")
     assert result.agree and result.jacobian.representation == "structured"
+
+
+@given(
+    problem=problems(max_depth=3, max_width=4, max_batch=4),
+    order=st.sampled_from(["reverse", "forward", "optimal"]),
+    representation=st.sampled_from(["dense", "sparse", "structured"]),
+)
+def test_batch_chain_equals_per_example_chains(
+    problem: tuple[Network, Parameters], order: str, representation: str
+) -> None:
+    net, params = problem
+    per_example = jacobian_route(net, params, order, "dense", strategy="examples")
+    batch = jacobian_route(net, params, order, representation, strategy="batch")
+    scale = max(1.0, max(float(np.abs(v).max()) for v in per_example.gradients.values()))
+    for name, value in per_example.gradients.items():
+        np.testing.assert_allclose(batch.gradients[name], value, rtol=1e-12, atol=1e-15 * scale)
+    for name, value in per_example.deltas.items():
+        np.testing.assert_allclose(
+            batch.deltas[name], value, rtol=1e-12, atol=1e-15 * max(1.0, float(np.abs(value).max()))
+        )
+
+
+@given(n=sizes, m=sizes, B=st.integers(1, 4), seed=st.integers(0, 10**6))
+def test_batch_jacobians_are_their_kronecker_products(n: int, m: int, B: int, seed: int) -> None:
+    from jacobians.structured import KronIdentityBatch, KronOnesBatch, KronWeightBatch
+
+    rng = np.random.default_rng(seed)
+    A, W = rng.standard_normal((m, B)), rng.standard_normal((n, m))
+    cases = [
+        (KronIdentityBatch(n, A), np.kron(np.eye(n), A.T)),
+        (KronWeightBatch(W, B), np.kron(W, np.eye(B))),
+        (KronOnesBatch(n, B), np.kron(np.eye(n), np.ones((B, 1)))),
+    ]
+    for J, expected in cases:
+        np.testing.assert_array_equal(J.dense(), expected)
+        np.testing.assert_array_equal(J.sparse().toarray(), expected)
+        v = rng.standard_normal((2, J.shape[0]))
+        np.testing.assert_allclose(v @ J, v @ expected, rtol=1e-12, atol=1e-12)
+    # ∂vec(Z)/∂vec(W) = I ⊗ Aᵀ column by column: Z = W A is linear in W
+    J = KronIdentityBatch(n, A).dense()
+    for k in range(n * m):
+        E = np.zeros(n * m)
+        E[k] = 1.0
+        np.testing.assert_allclose(J[:, k], (E.reshape(n, m) @ A).reshape(-1), atol=1e-15)
+
+
+def test_softmax_batch_blocks() -> None:
+    from jacobians.structured import SoftmaxBatch
+
+    S = np.array([[0.2, 0.5], [0.3, 0.25], [0.5, 0.25]])
+    J = SoftmaxBatch(S)
+    for b in range(2):  # example b's block sits at rows and columns i·B + b
+        idx = np.arange(3) * 2 + b
+        np.testing.assert_allclose(
+            J.dense()[np.ix_(idx, idx)], np.diag(S[:, b]) - np.outer(S[:, b], S[:, b])
+        )
+    v = np.arange(6.0).reshape(1, 6)
+    np.testing.assert_allclose(v @ J, v @ J.dense(), rtol=1e-14)
