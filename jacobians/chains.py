@@ -34,6 +34,7 @@ from .compose import (
     dimensions,
     multiply,
     order_cost,
+    plan,
     row_to_matrix,
     row_to_vector,
 )
@@ -240,6 +241,36 @@ def _reverse_products(
 STRATEGIES = ("examples", "batch", "auto")
 
 
+def planned_reports(net: Network, order: str, fused: bool) -> tuple[ChainReport, ...]:
+    """Every chain of one example as :func:`jacobian_route` reports it, from the shapes alone."""
+    shapes = jacobian_shapes(net)
+    L = net.depth
+    head = [f"J_L_z{L}"] if fused else [f"J_L_a{L}", f"J_a{L}_z{L}"]
+    reports = []
+    for l in range(1, L + 1):
+        for end in ("z", "W", "b"):
+            names = list(head)
+            for k in range(L, l, -1):
+                names += [f"J_z{k}_a{k - 1}", f"J_a{k - 1}_z{k - 1}"]
+            if end != "z":
+                names.append(f"J_z{l}_{end}{l}")
+            dims = [shapes[names[0]][0], *(shapes[n][1] for n in names)]
+            cost, expression = plan(names, dims, order)
+            target = {"z": f"delta{l}", "W": f"dW{l}", "b": f"db{l}"}[end]
+            result = net.weight_shape(l) if end == "W" else (net.sizes[l],)
+            reports.append(
+                ChainReport(
+                    target,
+                    tuple((n, shapes[n]) for n in names),
+                    (1, dims[-1]),
+                    result,
+                    cost,
+                    expression,
+                )
+            )
+    return tuple(reports)
+
+
 def _batch_route(
     net: Network,
     params: Parameters,
@@ -265,9 +296,6 @@ def _batch_route(
                     "use --jacobians structured, or the per-example strategy",
                 )
             )
-    report = jacobian_route(
-        net, params.example(0), order, representation, memory_budget, "examples"
-    )
     jac = batch_jacobians(net, params, representation)
     head, gap = output_factors(net, jac)
     shared = _reverse_products(net, jac, head) if order == "reverse" else {}
@@ -290,7 +318,7 @@ def _batch_route(
     notes = [switched] if switched else []
     notes.append(
         f"a batch of {B} as one chain through the batch Jacobians (∂vec(Z)/∂vec(W) = I ⊗ Aᵀ, "
-        f"{n * B} rows for layer {L}); the chains shown are example 0's"
+        f"{n * B} rows for layer {L}); the chains shown are those of one example"
     )
     if fused:
         notes.append(
@@ -300,8 +328,8 @@ def _batch_route(
     return JacobianRoute(
         {k: gradients[k] for k in sorted(gradients, key=lambda k: (int(k[2:]), k[1]))},
         {f"delta{l}": deltas[f"delta{l}"] for l in range(1, L + 1)},
-        report.jacobians,
-        report.chains,
+        jac,
+        planned_reports(net, order, fused),
         order,
         total,
         tuple(range(B)) if fused else (),

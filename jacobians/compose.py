@@ -119,6 +119,30 @@ def _evaluate(
     return left @ right, f"({le}·{re})"
 
 
+def plan(names: Sequence[str], dims: Sequence[int], order: str) -> tuple[int, str]:
+    """The multiply–add count and parenthesisation of a chain in ``order``, from its names and
+    dimensions alone (no multiplication): what :func:`multiply` would report.
+
+    >>> plan(["A", "B", "C"], [1, 3, 3, 3], "forward")
+    (36, '(A·(B·C))')
+    """
+    if order == "reverse":
+        return order_cost(dims, order), reduce(lambda acc, n: f"({acc}·{n})", names)
+    if order == "forward":
+        return order_cost(dims, order), reduce(lambda acc, n: f"({n}·{acc})", reversed(names))
+    if order != "optimal":
+        raise unknown_name("order", order, ORDERS)
+    cost, split = optimal_splits(dims)
+
+    def text(i: int, j: int) -> str:
+        if i == j:
+            return names[i]
+        s = split[i][j]
+        return f"({text(i, s)}·{text(s + 1, j)})"
+
+    return cost, text(0, len(names) - 1)
+
+
 def multiply(factors: Sequence[Factor], order: str = "reverse") -> Product:
     """The product ``F_1 · F_2 ⋯ F_K`` in the given order, with its multiply–add count.
 

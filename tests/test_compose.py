@@ -143,3 +143,15 @@ def test_brute_force_helper_agrees_with_enumeration() -> None:
         p[2] * p[3] * p[4] + p[1] * p[2] * p[4] + p[0] * p[1] * p[4],  # A(B(CD))
     ]
     assert _brute_force_min(dims) == min(candidates)
+
+
+@given(dims=dims_lists, order=st.sampled_from(["reverse", "forward", "optimal"]))
+def test_plan_is_what_multiply_reports(dims: list[int], order: str) -> None:
+    from jacobians.compose import plan
+
+    factors = _chain(dims)
+    product = multiply(factors, order)
+    assert plan([f.name for f in factors], dims, order) == (
+        product.multiply_adds,
+        product.expression,
+    )

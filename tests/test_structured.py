@@ -230,3 +230,14 @@ def test_softmax_batch_blocks() -> None:
         )
     v = np.arange(6.0).reshape(1, 6)
     np.testing.assert_allclose(v @ J, v @ J.dense(), rtol=1e-14)
+
+
+@given(problem=problems(max_batch=1), order=st.sampled_from(["reverse", "forward", "optimal"]))
+def test_batch_strategy_reports_the_chains_of_one_example(
+    problem: tuple[Network, Parameters], order: str
+) -> None:
+    from jacobians.chains import planned_reports
+
+    net, params = problem
+    route = jacobian_route(net, params, order)
+    assert route.chains == planned_reports(net, order, bool(route.fused_examples))
