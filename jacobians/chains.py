@@ -405,10 +405,13 @@ def jacobian_route(
                     value = row_to_vector(row)
                     name = f"db{l}"
                 if end != "z":
-                    sums[name] = sums[name] + value
+                    sums[name] += value
                 if i == 0:
                     reports.append(_report(name, product, factors, value.shape))
-    gradients = {k: np.asarray(v, dtype=np.float64) / B for k, v in sums.items()}
+    if B > 1:
+        for v in sums.values():
+            v /= B
+    gradients = sums
     notes = [switched] if switched else []
     if fused_at and net.fused is not None:
         notes.append(
