@@ -405,11 +405,13 @@ def _compare(args: argparse.Namespace) -> int:
         source: dict[str, object] = {"params": args.params}
         label = f"parameters from {args.params}"
     else:
-        from .chains import choose_representation
-        from .comparison import check_budget, sample_size
+        from .comparison import check_budget, resolve_jacobians, sample_size
 
-        representation, _ = choose_representation(net, args.jacobians, _memory_budget(args))
-        check_budget(net, args.batch or 1, representation, sample_size(net, args.sample))
+        entries = sample_size(net, args.sample)
+        representation, _ = resolve_jacobians(
+            net, args.batch or 1, args.jacobians, _memory_budget(args), entries
+        )
+        check_budget(net, args.batch or 1, representation, entries)
         seed = DEFAULT_SEED if args.seed is None else args.seed
         params = init_parameters(net, seed, args.batch or 1)
         source, label = {"seed": seed}, f"seed {seed}"

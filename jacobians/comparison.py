@@ -15,7 +15,7 @@ gradient's entries, ``s = max(max|a|, max|b|)``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import numpy as np
@@ -61,6 +61,23 @@ def budget(net: Network, batch: int, representation: str, sample: int | None) ->
         (n * n * m if representation == "dense" else n * m) for m, n in pairwise(net.sizes)
     )
     return 2.0 * S * batch * F + 3.0 * net.depth * batch * widest
+
+
+def resolve_jacobians(
+    net: Network, batch: int, requested: str, memory_budget: int, sample: int | None
+) -> tuple[str, str | None]:
+    """The representation a comparison uses and, when ``auto`` leaves dense, why: ``auto`` is
+    dense while the largest dense Jacobian fits ``memory_budget`` and the dense work stays
+    under ``MAX_WORK``, structured otherwise."""
+    representation, switched = choose_representation(net, requested, memory_budget)
+    if requested == "auto" and representation == "dense":
+        work = budget(net, batch, "dense", sample)
+        if work > MAX_WORK:
+            return "structured", (
+                f"auto: dense Jacobian chains would take about {work:.1e} multiply–adds here: "
+                "using structured Jacobians"
+            )
+    return representation, switched
 
 
 def check_budget(net: Network, batch: int, representation: str, sample: int | None) -> None:
@@ -163,12 +180,14 @@ def compare(
     the numerical route's entries (:func:`sample_size`). Raises
     :class:`~jacobians.errors.InvalidValueError` where the loss is infinite, dense Jacobians
     exceed the budget, or the comparison is too large."""
-    representation, _ = choose_representation(net, jacobians, memory_budget)
     entries = sample_size(net, sample)
-    check_budget(net, params.batch, representation, entries)
+    jacobians, switched = resolve_jacobians(net, params.batch, jacobians, memory_budget, entries)
+    check_budget(net, params.batch, jacobians, entries)
     check_finite(net, params)
     J = cost(net, params)
     jac = jacobian_route(net, params, order, jacobians, memory_budget, strategy)
+    if switched:
+        jac = replace(jac, notes=(switched, *jac.notes))
     vec = vectorized_route(net, params)
     num = numerical_route(net, params, step, entries)
     exact = {

@@ -241,3 +241,11 @@ def test_batch_strategy_reports_the_chains_of_one_example(
     net, params = problem
     route = jacobian_route(net, params, order)
     assert route.chains == planned_reports(net, order, bool(route.fused_examples))
+
+
+def test_auto_leaves_dense_when_the_dense_work_is_too_large() -> None:
+    # 64 examples through a dense 256 × 200,704 J_z1_W1 would take ~3e10 multiply–adds
+    net = Network.from_spec("784-256-128-10", "relu,relu,softmax", "ce")
+    result = compare(net, init_parameters(net, 0, 64))
+    assert result.agree and result.jacobian.representation == "structured"
+    assert result.jacobian.notes[0].startswith("auto: dense Jacobian chains would take about")
