@@ -238,6 +238,22 @@ def _reverse_products(
     return out
 
 
+def _reverse_values(net: Network, jac: dict[str, Any], head: list[Factor]) -> dict[str, Any]:
+    """The values of :func:`_reverse_products` alone, by gradient name (``delta2``, ``dW2``,
+    ``db2``, …): the per-example loop's hot path, with costs and expressions planned once."""
+    out: dict[str, Any] = {}
+    value = head[0].matrix
+    for f in head[1:]:
+        value = value @ f.matrix
+    for l in range(net.depth, 0, -1):
+        if l < net.depth:
+            value = value @ jac[f"J_z{l + 1}_a{l}"] @ jac[f"J_a{l}_z{l}"]
+        out[f"delta{l}"] = value
+        out[f"dW{l}"] = value @ jac[f"J_z{l}_W{l}"]
+        out[f"db{l}"] = value @ jac[f"J_z{l}_b{l}"]
+    return out
+
+
 STRATEGIES = ("examples", "batch", "auto")
 
 
@@ -355,8 +371,8 @@ def jacobian_route(
 
     ``strategy`` for a batch: ``examples`` (one chain per example, averaged: every factor the
     size the notation shows), ``batch`` (one chain through the batch Jacobians, e.g.
-    ``I_n ⊗ Aᵀ``; :mod:`jacobians.batchchain`), or ``auto``: ``batch`` for sparse and
-    structured factors, where it is faster, ``examples`` for dense ones.
+    ``I_n ⊗ Aᵀ``; :mod:`jacobians.batchchain`), or ``auto``: ``batch`` for structured factors,
+    where it is the faster (benchmarks/scale.py), ``examples`` for dense and sparse ones.
 
     Returns gradients named ``dW1, db1, …`` (``dW[l]`` is ``n_l × n_{l-1}``, ``db[l]`` is ``n_l``),
     ``deltas`` named ``delta1, …`` (``n_l × B``, one column per example), example 0's Jacobians,
@@ -366,7 +382,7 @@ def jacobian_route(
     if strategy not in STRATEGIES:
         raise unknown_name("strategy", strategy, STRATEGIES)
     if strategy == "auto":
-        strategy = "examples" if representation == "dense" else "batch"
+        strategy = "batch" if representation == "structured" else "examples"
     if strategy == "batch" and params.batch > 1:
         return _batch_route(net, params, order, representation, memory_budget, switched)
     cache = forward(net, params)
@@ -379,6 +395,7 @@ def jacobian_route(
     reports: list[ChainReport] = []
     total, fused_at, gaps = 0, [], []
     jac0: dict[str, Any] = {}
+    plans: dict[bool, tuple[ChainReport, ...]] = {}
     for i in range(B):
         jac = example_jacobians(net, params, cache, i, representation)
         jac0 = jac0 or jac
@@ -387,11 +404,32 @@ def jacobian_route(
             gaps.append(gap)
         if head[0].name.startswith("J_L_z"):
             fused_at.append(i)
-        shared = _reverse_products(net, jac, head) if order == "reverse" else {}
+        if order == "reverse":
+            fused_here = head[0].name.startswith("J_L_z")
+            if fused_here not in plans:
+                plans[fused_here] = planned_reports(net, order, fused_here)
+            values = _reverse_values(net, jac, head)
+            for r in plans[fused_here]:
+                row = to_dense(values[r.target])
+                total += r.multiply_adds
+                if r.target.startswith("delta"):
+                    deltas[r.target][:, i] = row_to_vector(row)
+                    continue
+                if r.target.startswith("dW"):
+                    value = row_to_matrix(row, r.result_shape)  # type: ignore[arg-type]
+                else:
+                    value = row_to_vector(row)
+                if i == 0:  # the first example's fresh array starts the sum: no zeros, no copy
+                    sums[r.target] = value
+                else:
+                    sums[r.target] += value
+            if i == 0:
+                reports.extend(plans[fused_here])
+            continue
         for l in range(1, L + 1):
             for end in ("z", "W", "b"):
                 factors = chain(net, jac, head, l, end)
-                product = shared.get((l, end)) or multiply(factors, order)
+                product = multiply(factors, order)
                 total += product.multiply_adds
                 row = to_dense(product.value)
                 if end == "z":

@@ -19,7 +19,8 @@ any other (``W``, ``∂L/∂ŷ``)  :class:`Dense`              ``v @ M``
 ============================  ==========================  ==================================
 
 Representations: ``dense`` (numpy arrays, the teaching default), ``sparse`` (scipy.sparse
-CSR, ``I_n ⊗ aᵀ`` built directly), ``structured`` (the classes above).
+CSR, ``I_n ⊗ aᵀ`` built directly; a factor that is dense by nature, ``W``, stays an array),
+``structured`` (the classes above).
 """
 
 from __future__ import annotations
@@ -178,6 +179,8 @@ class KronIdentityRow(Structured):
 
     def vjp(self, v: Matrix) -> Matrix:
         k = v.shape[0]
+        if k == 1:
+            return np.outer(v[0], self.a).reshape(1, -1)
         return np.asarray(v[:, :, np.newaxis] * self.a[np.newaxis, np.newaxis, :]).reshape(k, -1)
 
 
@@ -209,7 +212,8 @@ def represent(J: Structured, representation: str) -> Any:
     if representation == "dense":
         return J.dense()
     if representation == "sparse":
-        return J.sparse()
+        # a Dense factor (W, a full Jacobian) has no zeros to skip: it stays an array
+        return J.matrix if isinstance(J, Dense) else J.sparse()
     if representation == "structured":
         return J
     raise unknown_name("jacobians", representation, REPRESENTATIONS)
