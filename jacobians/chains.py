@@ -196,6 +196,7 @@ class JacobianRoute:
     fused_gap: float | None = None
     notes: tuple[str, ...] = field(default=())
     representation: str = "dense"
+    strategy: str = "examples"
 
 
 def _report(
@@ -257,6 +258,16 @@ def _reverse_values(net: Network, jac: dict[str, Any], head: list[Factor]) -> di
 STRATEGIES = ("examples", "batch", "auto")
 
 
+def largest_batch_factor(net: Network, batch: int) -> tuple[str, tuple[int, int], int]:
+    """A bound on the largest batch factor or product held as a matrix: ``∂vec(A)/∂vec(Z)``
+    is ``n·B × n·B`` (softmax's blocks are not diagonal), ``W ⊗ I_B`` is ``n·B × m·B``,
+    ``I_n ⊗ Aᵀ`` is ``n·B × n·m``, and a forward-order product is as tall as the tallest and
+    as wide as the widest; bytes of float64."""
+    tall = max(n * batch for n in net.sizes[1:])
+    wide = max(max(n * batch for n in net.sizes), max(n * m for m, n in pairwise(net.sizes)))
+    return "the largest batch factor or product", (tall, wide), 8 * tall * wide
+
+
 def planned_reports(net: Network, order: str, fused: bool) -> tuple[ChainReport, ...]:
     """Every chain of one example as :func:`jacobian_route` reports it, from the shapes alone."""
     shapes = jacobian_shapes(net)
@@ -295,25 +306,26 @@ def _batch_route(
     memory_budget: int,
     switched: str | None,
 ) -> JacobianRoute:
-    """The batch strategy: one chain per gradient through the batch Jacobians; example 0's
-    per-example chains are kept for the report."""
+    """The batch strategy: one chain per gradient through the batch Jacobians; the chains
+    reported are those of one example (:func:`planned_reports`)."""
     from .batchchain import batch_jacobians
 
     B, L = params.batch, net.depth
-    if representation == "dense":
-        n, m = max(pairwise(net.sizes), key=lambda nm: max(nm[1] * nm[0], nm[1] * nm[1]))[::-1]
-        size = 8 * (n * B) * max(n * m, m * B)
+    if representation != "structured" or order != "reverse":
+        name, shape, size = largest_batch_factor(net, B)
         if size > memory_budget:
             raise InvalidValueError(
                 message(
                     "strategy",
-                    f"dense batch Jacobians within the memory budget of {_bytes(memory_budget)}",
-                    f"{_bytes(size)} for a batch of {B}",
-                    "use --jacobians structured, or the per-example strategy",
+                    f"batch Jacobians within the memory budget of {_bytes(memory_budget)}",
+                    f"{name}, {shape[0]}×{shape[1]} for a batch of {B}: {_bytes(size)}",
+                    "use --strategy examples, or structured Jacobians in reverse order",
                 )
             )
     jac = batch_jacobians(net, params, representation)
     head, gap = output_factors(net, jac)
+    if gap is not None:
+        gap *= B  # the batch rows carry the mean's 1/B; compare on the examples' scale
     shared = _reverse_products(net, jac, head) if order == "reverse" else {}
     gradients: dict[str, Matrix] = {}
     deltas: dict[str, Matrix] = {}
@@ -352,6 +364,7 @@ def _batch_route(
         gap,
         tuple(notes),
         representation,
+        "batch",
     )
 
 
@@ -381,8 +394,8 @@ def jacobian_route(
     representation, switched = choose_representation(net, jacobians, memory_budget)
     if strategy not in STRATEGIES:
         raise unknown_name("strategy", strategy, STRATEGIES)
-    if strategy == "auto":
-        strategy = "batch" if representation == "structured" else "examples"
+    if strategy == "auto":  # the faster and the lighter (benchmarks/scale.py)
+        strategy = "batch" if representation == "structured" and order == "reverse" else "examples"
     if strategy == "batch" and params.batch > 1:
         return _batch_route(net, params, order, representation, memory_budget, switched)
     cache = forward(net, params)

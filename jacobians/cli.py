@@ -239,8 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         choices=("examples", "batch", "auto"),
         help="for a batch: one chain per example, averaged (examples), or one chain through "
-        "the batch Jacobians such as I ⊗ Aᵀ (batch); auto: batch for structured Jacobians, "
-        "examples for dense and sparse ones, the faster for each (default auto)",
+        "the batch Jacobians such as I ⊗ Aᵀ (batch); auto: batch for structured Jacobians in "
+        "reverse order, examples otherwise, the faster for each (default auto)",
     )
     compare.add_argument(
         "--memory-budget",

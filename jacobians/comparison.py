@@ -117,14 +117,17 @@ def difference(
     noise: float = 0.0,
 ) -> Difference:
     """Compare ``a`` with ``b`` where ``mask`` is True (everywhere by default); ``noise`` is the
-    rounding error ``a`` may carry on top of ``rtol·s + atol``. When ``noise`` exceeds
-    ``INCONCLUSIVE·s + atol`` the comparison is inconclusive (and does not agree)."""
+    rounding error ``a`` may carry on top of ``rtol·s + atol``. Where ``a`` and ``b`` differ by
+    more than ``rtol·s + atol`` and ``noise`` exceeds ``INCONCLUSIVE·s + atol``, the
+    comparison is inconclusive (and does not agree)."""
     keep = np.ones(a.shape, dtype=bool) if mask is None else mask
     if not keep.any():
         return Difference(0.0, 0.0, True, name)
     d = float(np.max(np.abs(a - b)[keep]))
     scale = float(max(np.max(np.abs(a[keep])), np.max(np.abs(b[keep]))))
     rel = d / scale if scale > 0 else 0.0
+    if d <= rtol * scale + atol:  # close enough whatever the rounding: decided
+        return Difference(d, rel, True, name)
     if noise > INCONCLUSIVE * scale + atol:
         return Difference(d, rel, False, name, inconclusive=True)
     return Difference(d, rel, d <= rtol * scale + atol + noise, name)

@@ -135,7 +135,12 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
         f"{c.jacobian.order} order ({c.jacobian.multiply_adds} multiply–adds in all, counted as "
         "dense products)",
     ]
-    if c.params.batch > 1:
+    if c.params.batch > 1 and c.jacobian.strategy == "batch":
+        lines.append(
+            "a batch: the Jacobian route multiplies one chain through the batch Jacobians; "
+            "chains shown for one example"
+        )
+    elif c.params.batch > 1:
         lines.append(
             "a batch: the Jacobian route averages the per-example chains; "
             "chains shown for example 0"
@@ -270,6 +275,7 @@ def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
         "numerical_sample": c.numerical.sample,
         "numerical_checked": c.numerical.checked_count,
         "representation": c.jacobian.representation,
+        "strategy": c.jacobian.strategy,
         "kinks": {k: np.argwhere(v).tolist() for k, v in c.numerical.kinks.items() if v.any()},
         "fused_gap": c.jacobian.fused_gap,
         "notes": list(c.jacobian.notes),

@@ -212,4 +212,9 @@ def test_walkthrough_chain_is_printed_as_shapes() -> None:
 @given(problem=problems())
 def test_compare_agrees_on_random_problems(problem: tuple[Network, Parameters]) -> None:
     net, params = problem
-    assert compare(net, params, "optimal").agree
+    result = compare(net, params, "optimal")
+    # never a disagreement; a finite difference lost in rounding (deep chains of `square`
+    # reach costs of 1e13) may only be inconclusive, and then the exact routes still agree
+    assert all(d.agree for d in result.jacobian_vs_vectorized.values())
+    assert all(d.agree or d.inconclusive for d in result.numerical_vs_vectorized.values())
+    assert result.agree or result.inconclusive()

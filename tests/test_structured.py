@@ -232,15 +232,47 @@ def test_softmax_batch_blocks() -> None:
     np.testing.assert_allclose(v @ J, v @ J.dense(), rtol=1e-14)
 
 
-@given(problem=problems(max_batch=1), order=st.sampled_from(["reverse", "forward", "optimal"]))
+@given(
+    problem=problems(max_depth=3, max_width=4, max_batch=4),
+    order=st.sampled_from(["reverse", "forward", "optimal"]),
+)
 def test_batch_strategy_reports_the_chains_of_one_example(
     problem: tuple[Network, Parameters], order: str
 ) -> None:
-    from jacobians.chains import planned_reports
-
+    # the batch route plans its report from shapes; the per-example route multiplies its
+    # chains: both must describe the same chains
     net, params = problem
-    route = jacobian_route(net, params, order)
-    assert route.chains == planned_reports(net, order, bool(route.fused_examples))
+    per_example = jacobian_route(net, params.example(0), order, "dense", strategy="examples")
+    batch = jacobian_route(net, params, order, "structured", strategy="batch")
+    if not per_example.fused_examples and not batch.fused_examples:
+        assert batch.chains == per_example.chains
+
+
+def test_batch_strategy_is_guarded_outside_structured_reverse_order() -> None:
+    net = Network.from_spec("1-50-1", "tanh,identity", "mse")
+    params = init_parameters(net, 0, 400)
+    with pytest.raises(
+        InvalidValueError,
+        match=r"strategy: expected batch Jacobians within the "
+        r"memory budget of 1 MiB, got the largest batch factor or product, "
+        r"20000×20000 for a batch of 400: 2.98 GiB; use --strategy examples",
+    ):
+        jacobian_route(net, params, "reverse", "dense", 2**20, "batch")
+    # structured reverse order needs no such matrix
+    route = jacobian_route(net, params, "reverse", "structured", 2**20, "batch")
+    assert route.strategy == "batch"
+
+
+def test_batch_chain_with_a_saturated_output() -> None:
+    # example 1's logit is 1000 with label 0: ∂L/∂ŷ = ∞ there, so the batch uses (a − y)ᵀ/B
+    net = Network.from_spec("1-1", "sigmoid", "bce")
+    params = Parameters(
+        (np.array([[1000.0]]),), (np.zeros(1),), np.array([[0.001, 1.0]]), np.array([[1.0, 0.0]])
+    )
+    batch = jacobian_route(net, params, "reverse", "structured", strategy="batch")
+    per_example = jacobian_route(net, params, "reverse", "dense", strategy="examples")
+    np.testing.assert_allclose(batch.gradients["dW1"], per_example.gradients["dW1"], rtol=1e-12)
+    assert batch.fused_examples and any("fused row" in n for n in batch.notes)
 
 
 def test_auto_leaves_dense_when_the_dense_work_is_too_large() -> None:
