@@ -26,6 +26,7 @@ import numpy as np
 from jacobians.backprop import vectorized_route
 from jacobians.chains import chain, example_jacobians, jacobian_route, output_factors
 from jacobians.compose import Factor, dimensions, multiply, optimal_splits, order_cost
+from jacobians.errors import JacobiansError
 from jacobians.layers import jacobian_z_W
 from jacobians.network import Network, forward
 from jacobians.parameters import init_parameters
@@ -76,7 +77,11 @@ def mlp_gradients() -> None:
             task = partial(
                 jacobian_route, net, params, "reverse", representation, strategy=strategy
             )
-            t = median_seconds(task, repeats)
+            try:
+                t = median_seconds(task, repeats)
+            except JacobiansError:
+                cells.append("refused: its batch factors exceed the 1 GiB budget")
+                continue
             cells.append(f"{t / compact:.1f}× ({t:.3f} s)")
         label = "—" if batch == 1 else strategy
         print(f"| {batch} | {label} | {compact:.4f} | " + " | ".join(cells) + " |")
