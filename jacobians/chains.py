@@ -21,7 +21,6 @@ from the fused row (:attr:`JacobianRoute.fused_gap`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import reduce
 from itertools import pairwise
 from typing import Any
 
@@ -213,35 +212,14 @@ def _report(
     )
 
 
-def _reverse_products(
-    net: Network, jac: dict[str, Any], head: list[Factor]
-) -> dict[tuple[int, str], Product]:
-    """Every chain's product in reverse order, sharing the common left part:
-    ``δ[l]ᵀ = δ[l+1]ᵀ · ∂z[l+1]/∂a[l] · ∂a[l]/∂z[l]`` and
+def _reverse_values(net: Network, jac: dict[str, Any], head: list[Factor]) -> dict[str, Any]:
+    """Every chain's product in reverse order, by gradient name (``delta2``, ``dW2``, ``db2``,
+    …), sharing the common left part: ``δ[l]ᵀ = δ[l+1]ᵀ · ∂z[l+1]/∂a[l] · ∂a[l]/∂z[l]`` and
     ``∂L/∂vec(W[l]) = δ[l]ᵀ · ∂z[l]/∂vec(W[l])``.
 
     The same floating-point operations as :func:`~jacobians.compose.multiply` in reverse order
-    (a left fold), done once instead of once per chain: this is reverse accumulation."""
-    out: dict[tuple[int, str], Product] = {}
-    value = head[0].matrix
-    for f in head[1:]:
-        value = value @ f.matrix
-    for l in range(net.depth, 0, -1):
-        if l < net.depth:
-            value = value @ jac[f"J_z{l + 1}_a{l}"] @ jac[f"J_a{l}_z{l}"]
-        for end in ("z", "W", "b"):
-            factors = chain(net, jac, head, l, end)
-            names = [f.name for f in factors]
-            expression = reduce(lambda acc, n: f"({acc}·{n})", names)
-            result = value if end == "z" else value @ jac[f"J_z{l}_{end}{l}"]
-            cost = order_cost(dimensions(factors), "reverse")
-            out[(l, end)] = Product(result, "reverse", cost, expression)
-    return out
-
-
-def _reverse_values(net: Network, jac: dict[str, Any], head: list[Factor]) -> dict[str, Any]:
-    """The values of :func:`_reverse_products` alone, by gradient name (``delta2``, ``dW2``,
-    ``db2``, …): the per-example loop's hot path, with costs and expressions planned once."""
+    (a left fold), done once instead of once per chain: this is reverse accumulation. The
+    counts and expressions come from :func:`planned_reports`."""
     out: dict[str, Any] = {}
     value = head[0].matrix
     for f in head[1:]:
@@ -326,16 +304,23 @@ def _batch_route(
     head, gap = output_factors(net, jac)
     if gap is not None:
         gap *= B  # the batch rows carry the mean's 1/B; compare on the examples' scale
-    shared = _reverse_products(net, jac, head) if order == "reverse" else {}
+    shared = _reverse_values(net, jac, head) if order == "reverse" else {}
     gradients: dict[str, Matrix] = {}
     deltas: dict[str, Matrix] = {}
     total = 0
     for l in range(1, L + 1):
         n = net.sizes[l]
         for end in ("z", "W", "b"):
-            product = shared.get((l, end)) or multiply(chain(net, jac, head, l, end), order)
-            total += product.multiply_adds
-            row = to_dense(product.value)
+            factors = chain(net, jac, head, l, end)
+            target = {"z": f"delta{l}", "W": f"dW{l}", "b": f"db{l}"}[end]
+            if target in shared:
+                value = shared[target]
+                total += order_cost(dimensions(factors), "reverse")
+            else:
+                product = multiply(factors, order)
+                value = product.value
+                total += product.multiply_adds
+            row = to_dense(value)
             if end == "z":
                 deltas[f"delta{l}"] = row.reshape(n, B) * B
             elif end == "W":
