@@ -134,33 +134,17 @@ def prove(sn: SymbolicNetwork, jac: dict[str, sp.Matrix] | None = None) -> list[
     for l in range(L, 0, -1):
         n, m = sn.net.weight_shape(l)
         to_z = product([jac[k] for k in chain_names(L, l, "z")])
-        claims.append(
-            Claim(
-                l,
-                "delta",
-                tuple(chain_names(L, l, "z")),
-                f"∂L/∂z[{l}] − δ[{l}]ᵀ = 0",
-                is_zero(to_z - deltas[l].T),
-            )
-        )
-        dW = (to_z * jac[f"J_z{l}_W{l}"]).reshape(n, m)
-        claims.append(
-            Claim(
-                l,
-                "W",
-                tuple(chain_names(L, l, "W")),
+        statements = {
+            "delta": (f"∂L/∂z[{l}] − δ[{l}]ᵀ = 0", to_z - deltas[l].T),
+            "W": (
                 f"reshape(∂L/∂vec(W[{l}])) − δ[{l}] a[{l - 1}]ᵀ = 0",
-                is_zero(dW - deltas[l] * sn.a[l - 1].T),
+                (to_z * jac[f"J_z{l}_W{l}"]).reshape(n, m) - deltas[l] * sn.a[l - 1].T,
+            ),
+            "b": (f"∂L/∂b[{l}] − δ[{l}]ᵀ = 0", to_z * jac[f"J_z{l}_b{l}"] - deltas[l].T),
+        }
+        for param, (statement, difference) in statements.items():
+            end = "z" if param == "delta" else param
+            claims.append(
+                Claim(l, param, tuple(chain_names(L, l, end)), statement, is_zero(difference))
             )
-        )
-        db = to_z * jac[f"J_z{l}_b{l}"]
-        claims.append(
-            Claim(
-                l,
-                "b",
-                tuple(chain_names(L, l, "b")),
-                f"∂L/∂b[{l}] − δ[{l}]ᵀ = 0",
-                is_zero(db - deltas[l].T),
-            )
-        )
     return claims
