@@ -383,7 +383,218 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (p_chain, p_sweep, p_jac):
         p.add_argument("-o", "--output", required=True, metavar="PNG", help="the file to write")
     plot.set_defaults(handler=_plot)
+    _add_exercise_commands(sub)
     return parser
+
+
+EXERCISES_EPILOG = """\
+examples:
+  jacobians exercises list
+  jacobians exercises new walkthrough -o walkthrough.toml
+  jacobians exercises new walkthrough --seed 17 -o student17.toml     a per-student variant
+  jacobians exercises new network --sizes 2,3,2 --activations tanh,softmax --loss ce --batch 4
+  jacobians exercises solve walkthrough.toml --json > key.json
+"""
+
+CHECK_EPILOG = """\
+An answers file (TOML or JSON) maps question names to a matrix (a list of rows), a vector (a
+flat list, read as a column), a number, or a formula in quotes:
+
+  dW3 = [[0.0123, -0.0456]]
+  delta2 = "(W3.T @ delta3) * relu_prime(z2)"
+
+Formulas use the exercise's names (W1, b1, x, y, z1, a1, yhat, delta1, m, …), @ (matrix
+product), * and / (elementwise), + -, ** with a number, .T, and relu, relu_prime, sigmoid,
+sigmoid_prime, tanh, softplus, softmax, exp, log, sum, diag, eye(n), ones(n, k), kron, vec,
+reshape(A, r, c). Nothing in the file is executed.
+
+exit status: 0 every answer correct, 1 some are not, 2 a file cannot be used.
+
+examples:
+  jacobians check walkthrough.toml answers.toml
+  jacobians check walkthrough.toml answers.json --json
+  jacobians check walkthrough.toml answers.toml --gradescope /autograder/results/results.json
+"""
+
+
+def _add_exercise_commands(sub: Any) -> None:
+    exercises = sub.add_parser(
+        "exercises",
+        help="write, list and solve textbook exercises on Jacobians and gradients",
+        description="Built-in exercise sets (the walk-through network, the foundations "
+        "chapter's matrix function, any network) as TOML files, per-student variants by seed, "
+        "and their reference answers.",
+        epilog=EXERCISES_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = exercises.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="the built-in sets").set_defaults(handler=_exercises_list)
+    new = actions.add_parser(
+        "new",
+        help="write a built-in set as an exercise file",
+        description="Write a built-in exercise set as TOML: walkthrough, foundations, or "
+        "network (any architecture, with --sizes --activations --loss --batch).",
+    )
+    new.add_argument("name", metavar="NAME", help="walkthrough, foundations or network")
+    new.add_argument(
+        "--seed",
+        type=_seed,
+        help="a per-student variant: the same questions with other numbers (default: "
+        "variant 0; for foundations, the chapter's own X and W)",
+    )
+    _add_network_options(new, "for network only")
+    new.add_argument(
+        "--batch",
+        type=_positive_int,
+        help="examples for network (default 1; above 1 the questions are delta, dW and db)",
+    )
+    new.add_argument("-o", "--output", metavar="FILE", help="write here (default: print)")
+    new.add_argument("--force", action="store_true", help="overwrite an existing --output")
+    new.set_defaults(handler=_exercises_new)
+    solve = actions.add_parser(
+        "solve",
+        help="print an exercise's reference answers (for instructors)",
+        description="Print every question's reference answer with its shape and formula.",
+    )
+    solve.add_argument("exercise", metavar="EXERCISE", help="an exercise file (.toml or .json)")
+    solve.add_argument(
+        "--json", action="store_true", help="print the answers as an answers file holds them"
+    )
+    solve.add_argument(
+        "--digits", type=_positive_int, default=6, help="significant digits (default 6)"
+    )
+    solve.set_defaults(handler=_exercises_solve)
+
+    check = sub.add_parser(
+        "check",
+        help="grade an answers file against an exercise, naming the mistakes made",
+        description="Grade every answer: correct, incorrect (with the mistake it matches: "
+        "transposed, sign flipped, a missing 1/m or activation derivative, a[l] for a[l-1], "
+        "* for @, column-major flattening, wrong shape) or invalid (with how to fix it).",
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("exercise", metavar="EXERCISE", help="an exercise file (.toml or .json)")
+    check.add_argument("answers", metavar="ANSWERS", help="an answers file (.toml or .json)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument(
+        "--gradescope",
+        metavar="FILE",
+        help="also write a Gradescope autograder results file (results.json)",
+    )
+    check.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="per formula answer, enforced by a child process (default 1)",
+    )
+    check.set_defaults(handler=_check)
+
+
+def _exercises_list(args: argparse.Namespace) -> int:
+    from .exercises.sets import SETS
+
+    width = max(map(len, SETS))
+    for name, line in SETS.items():
+        print(f"{name:<{width}}  {line}")
+    return 0
+
+
+def _exercises_new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .exercises.exercise import to_toml
+    from .exercises.sets import SETS, new
+
+    if args.name not in SETS:
+        raise UsageError(f"NAME: expected one of {', '.join(SETS)}, got {args.name!r}")
+    given = [
+        f"--{k}" for k in ("sizes", "activations", "loss", "batch") if getattr(args, k) is not None
+    ]
+    if args.name != "network" and given:
+        raise UsageError(
+            f"{', '.join(given)}: only the network set takes network options; "
+            f"{args.name} has its own network"
+        )
+    if args.output is not None:
+        path = Path(args.output)
+        if path.suffix.lower() != ".toml":
+            raise UsageError(f"--output: expected a file name ending in .toml, got {args.output!r}")
+        if path.exists() and not args.force:
+            raise UsageError(f"--output: {args.output!r} exists; choose another name or --force")
+        if not path.resolve().parent.is_dir():
+            raise UsageError(
+                f"--output: expected a file in an existing folder, got {args.output!r}"
+            )
+    options: dict[str, Any] = {}
+    if args.name == "network":
+        net = _network(args)
+        options = {
+            "sizes": net.sizes,
+            "activations": [a.name for a in net.activations],
+            "loss": net.loss.name,
+            "batch": args.batch or 1,
+        }
+    exercise = new(args.name, args.seed, **options)
+    command = f"jacobians exercises new {args.name}"
+    if options:
+        spec = "-".join(map(str, options["sizes"]))
+        command += f" --sizes {spec} --activations {','.join(options['activations'])}"
+        command += f" --loss {options['loss']} --batch {options['batch']}"
+    if args.seed is not None:
+        command += f" --seed {args.seed}"
+    text = to_toml(exercise, f"{exercise.title}\nwritten by: {command}")
+    if args.output is None:
+        print(text, end="")
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output} ({len(exercise.questions)} questions)")
+    return 0
+
+
+def _exercises_solve(args: argparse.Namespace) -> int:
+    from .exercises.exercise import read_exercise
+    from .exercises.solve import format_solution, solution_json
+
+    exercise = read_exercise(args.exercise)
+    if args.json:
+        print(json.dumps(solution_json(exercise), indent=1))
+    else:
+        print(format_solution(exercise, args.digits))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .exercises.answers import read_answers
+    from .exercises.exercise import read_exercise
+    from .exercises.grading import check
+
+    try:
+        exercise = read_exercise(args.exercise)
+        report = check(exercise, read_answers(args.answers), args.time_limit)
+    except Exception as error:
+        if args.gradescope is not None:
+            _write_json(
+                args.gradescope, {"score": 0, "output": f"not graded: {error}", "tests": []}
+            )
+        raise
+    if args.gradescope is not None:
+        _write_json(args.gradescope, report.gradescope())
+    if args.json:
+        print(json.dumps(report.as_json(), indent=1, ensure_ascii=False))
+    else:
+        print(report.text())
+    return 0 if report.all_correct else 1
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    from pathlib import Path
+
+    try:
+        Path(path).write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"--gradescope: cannot write {path!r}: {e.strerror}") from None
 
 
 def _compare(args: argparse.Namespace) -> int:

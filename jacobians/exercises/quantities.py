@@ -1,0 +1,332 @@
+"""What an exercise can ask for: every quantity by its NOTATION.md name, its shape and why,
+its reference value, and the names a symbolic answer may use.
+
+Two kinds of problem:
+
+- :class:`ColumnProblem`, a network in the column layout with ``B`` examples (``m = B`` in
+  formulas): ``W1 b1 … x y z1 a1 … yhat L delta1 dW1 db1 …`` and, for one example, its
+  Jacobians ``J_L_a3 J_a3_z3 J_z3_a2 J_z3_W3 J_z3_b3 J_z3_z2 J_L_z2 J_L_W2 J_L_b2 …``;
+- :class:`RowProblem`, the foundations chapter's matrix function ``L = Σ g(X W)`` in the row
+  layout: ``X W N S L dLdN dLdX dLdW J_L_S J_S_N J_N_X J_N_W J_L_N J_L_X J_L_W``.
+
+Vectors are columns (``b2`` is ``2 × 1``) and a number is ``1 × 1``: every value here is 2-D,
+the form the answer language computes with. The reference values come from the numeric
+package's routes (:mod:`jacobians.chains`, :mod:`jacobians.backprop`,
+:mod:`jacobians.rowlayout`), not from the formulas the checker's mistake models use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import numpy as np
+
+from .._typing import Matrix
+from ..errors import unknown_name
+from ..network import Network, cost, forward
+from ..parameters import Parameters, init_parameters
+
+Shape: TypeAlias = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class ColumnProblem:
+    """A network and its values (``x`` is ``n_0 × B``)."""
+
+    net: Network
+    params: Parameters
+
+    @property
+    def batch(self) -> int:
+        """``B`` (``m`` in formulas)."""
+        return self.params.batch
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """``N = X W``, ``S = g(N)``, ``L = Σ S`` with ``X`` ``B × n`` and ``W`` ``n × p``."""
+
+    activation: str
+    X: Matrix
+    W: Matrix
+
+
+Problem: TypeAlias = ColumnProblem | RowProblem
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A name an exercise can ask for: its shape, why it has that shape, and its kind
+    (``given``, ``forward``, ``gradient``, ``jacobian``)."""
+
+    name: str
+    shape: Shape
+    why: str
+    kind: str
+
+
+# --- names and shapes -------------------------------------------------------------------
+
+
+def quantities(problem: Problem) -> dict[str, Quantity]:
+    """Every quantity of ``problem`` by name, in the order a derivation meets them."""
+    if isinstance(problem, RowProblem):
+        return _row_quantities(problem)
+    return _column_quantities(problem)
+
+
+def quantity(problem: Problem, name: str, what: str = "question") -> Quantity:
+    """The quantity called ``name``, or :class:`~jacobians.errors.UnknownNameError` listing
+    the valid names."""
+    table = quantities(problem)
+    if name not in table:
+        raise unknown_name(what, name, table)
+    return table[name]
+
+
+def _column_quantities(problem: ColumnProblem) -> dict[str, Quantity]:
+    n, L, B = problem.net.sizes, problem.net.depth, problem.batch
+    cols = "one column" if B == 1 else f"one column per example (m = {B})"
+    out: dict[str, Quantity] = {}
+
+    def add(name: str, shape: Shape, why: str, kind: str) -> None:
+        out[name] = Quantity(name, shape, why, kind)
+
+    add("x", (n[0], B), f"x has n_0 = {n[0]} rows and {cols}", "given")
+    add("a0", (n[0], B), f"a0 = x has n_0 = {n[0]} rows and {cols}", "given")
+    if problem.params.y is not None:
+        add("y", (n[L], B), f"y has n_{L} = {n[L]} rows and {cols}", "given")
+    for l in range(1, L + 1):
+        add(f"W{l}", (n[l], n[l - 1]), f"W{l} is n_{l} × n_{l - 1}", "given")
+        add(f"b{l}", (n[l], 1), f"b{l} is a column of n_{l} = {n[l]}", "given")
+    for l in range(1, L + 1):
+        add(f"z{l}", (n[l], B), f"z{l} has n_{l} = {n[l]} rows and {cols}", "forward")
+        add(f"a{l}", (n[l], B), f"a{l} has n_{l} = {n[l]} rows and {cols}", "forward")
+    add("yhat", (n[L], B), f"yhat = a{L} has n_{L} = {n[L]} rows and {cols}", "forward")
+    add("L", (1, 1), "the cost L is a number", "forward")
+    for l in range(L, 0, -1):
+        add(
+            f"delta{l}",
+            (n[l], B),
+            f"delta{l} = (∂L/∂z{l})ᵀ has the shape of z{l}: n_{l} = {n[l]} rows and {cols}",
+            "gradient",
+        )
+        add(
+            f"dW{l}",
+            (n[l], n[l - 1]),
+            f"a gradient has the shape of its parameter: dW{l} is n_{l} × n_{l - 1} like W{l}",
+            "gradient",
+        )
+        add(
+            f"db{l}",
+            (n[l], 1),
+            f"a gradient has the shape of its parameter: db{l} is a column of n_{l} = {n[l]}"
+            f" like b{l}",
+            "gradient",
+        )
+    if B == 1:
+        for name, (rows, columns) in column_jacobian_shapes(problem.net).items():
+            out_, in_ = name.split("_")[1:]
+            add(
+                name,
+                (rows, columns),
+                f"a Jacobian has one row per output and one column per input: {_entries(out_)}"
+                f" has {rows}, {_entries(in_)} has {columns}",
+                "jacobian",
+            )
+    return out
+
+
+def _entries(symbol: str) -> str:
+    if symbol == "L":
+        return "L (a number)"
+    if symbol[0] in "Wb":
+        return f"vec({symbol})" if symbol[0] == "W" else symbol
+    return symbol
+
+
+def column_jacobian_shapes(net: Network) -> dict[str, Shape]:
+    """``J_L_a3: (1, 1)``, ``J_a3_z3``, ``J_z3_a2``, ``J_z3_z2``, ``J_z3_W3``, ``J_z3_b3``,
+    ``J_L_z3``, ``J_L_W3``, ``J_L_b3``, … for one example of ``net``."""
+    n, L = net.sizes, net.depth
+    out: dict[str, Shape] = {f"J_L_a{L}": (1, n[L])}
+    for l in range(L, 0, -1):
+        out[f"J_a{l}_z{l}"] = (n[l], n[l])
+        if l > 1:
+            out[f"J_z{l}_a{l - 1}"] = (n[l], n[l - 1])
+            out[f"J_z{l}_z{l - 1}"] = (n[l], n[l - 1])
+        out[f"J_z{l}_W{l}"] = (n[l], n[l] * n[l - 1])
+        out[f"J_z{l}_b{l}"] = (n[l], n[l])
+        out[f"J_L_z{l}"] = (1, n[l])
+        out[f"J_L_W{l}"] = (1, n[l] * n[l - 1])
+        out[f"J_L_b{l}"] = (1, n[l])
+    return out
+
+
+def _row_quantities(problem: RowProblem) -> dict[str, Quantity]:
+    (B, n), p = problem.X.shape, problem.W.shape[1]
+    table: list[tuple[str, Shape, str, str]] = [
+        ("X", (B, n), "X has one row per observation", "given"),
+        ("W", (n, p), "W is n_in × n_out", "given"),
+        ("N", (B, p), f"N = X W is ({B}×{n})({n}×{p})", "forward"),
+        ("S", (B, p), "S = g(N) has the shape of N", "forward"),
+        ("L", (1, 1), "L = Σ S is a number", "forward"),
+        (
+            "dLdN",
+            (B, p),
+            "a gradient has the shape of what it differentiates: dLdN is like N",
+            "gradient",
+        ),
+        (
+            "dLdX",
+            (B, n),
+            "a gradient has the shape of what it differentiates: dLdX is like X",
+            "gradient",
+        ),
+        (
+            "dLdW",
+            (n, p),
+            "a gradient has the shape of what it differentiates: dLdW is like W",
+            "gradient",
+        ),
+    ]
+    why = "a Jacobian has one row per output and one column per input"
+    for name, rows, cols in (
+        ("J_L_S", 1, B * p),
+        ("J_S_N", B * p, B * p),
+        ("J_N_X", B * p, B * n),
+        ("J_N_W", B * p, n * p),
+        ("J_L_N", 1, B * p),
+        ("J_L_X", 1, B * n),
+        ("J_L_W", 1, n * p),
+    ):
+        out_, in_ = name.split("_")[1:]
+        table.append(
+            (name, (rows, cols), f"{why}: {out_} has {rows}, vec({in_}) has {cols}", "jacobian")
+        )
+    return {name: Quantity(name, shape, w, kind) for name, shape, w, kind in table}
+
+
+# --- values -----------------------------------------------------------------------------
+
+
+def environment(problem: Problem) -> dict[str, Matrix]:
+    """The values a symbolic answer may name, every one 2-D: for a network ``W1 b1 … x a0 y
+    z1 a1 … yhat delta1 …`` (and ``m``, the batch size, as a number); for the matrix function
+    ``X W N S``."""
+    if isinstance(problem, RowProblem):
+        N = problem.X @ problem.W
+        from ..activations import get_activation
+
+        return {"X": problem.X, "W": problem.W, "N": N, "S": get_activation(problem.activation)(N)}
+    from ..backprop import vectorized_route
+
+    net, params = problem.net, problem.params
+    cache = forward(net, params)
+    env: dict[str, Matrix] = {"x": params.x, "a0": params.x}
+    if params.y is not None:
+        env["y"] = params.y
+    for l in range(1, net.depth + 1):
+        env[f"W{l}"] = params.W[l - 1]
+        env[f"b{l}"] = params.b[l - 1].reshape(-1, 1)
+        env[f"z{l}"] = cache.z[l]
+        env[f"a{l}"] = cache.a[l]
+    env["yhat"] = cache.a[-1]
+    env.update(vectorized_route(net, params).deltas)
+    env["m"] = np.asarray(float(params.batch))
+    return env
+
+
+def references(problem: Problem) -> dict[str, Matrix]:
+    """The reference value of every quantity (2-D), from the numeric routes."""
+    if isinstance(problem, RowProblem):
+        return _row_references(problem)
+    return _column_references(problem)
+
+
+def _column_references(problem: ColumnProblem) -> dict[str, Matrix]:
+    from ..chains import example_jacobians, jacobian_route
+
+    net, params = problem.net, problem.params
+    env = environment(problem)
+    out = {k: v for k, v in env.items() if k != "m"}
+    out["L"] = np.array([[cost(net, params)]])
+    route = jacobian_route(net, params)
+    for l in range(1, net.depth + 1):
+        out[f"dW{l}"] = route.gradients[f"dW{l}"]
+        out[f"db{l}"] = route.gradients[f"db{l}"].reshape(-1, 1)
+    if problem.batch == 1:
+        jac = example_jacobians(net, params, forward(net, params))
+        for name in column_jacobian_shapes(net):
+            if name in jac and not name.startswith("J_L_z"):
+                out[name] = np.asarray(jac[name], dtype=np.float64)
+        for l in range(1, net.depth + 1):
+            out[f"J_L_z{l}"] = out[f"delta{l}"].T
+            out[f"J_L_W{l}"] = out[f"dW{l}"].reshape(1, -1)
+            out[f"J_L_b{l}"] = out[f"db{l}"].T
+            if l > 1:
+                out[f"J_z{l}_z{l - 1}"] = jac[f"J_z{l}_a{l - 1}"] @ jac[f"J_a{l - 1}_z{l - 1}"]
+    return out
+
+
+def _row_references(problem: RowProblem) -> dict[str, Matrix]:
+    from ..rowlayout import matrix_function
+
+    f = matrix_function(problem.X, problem.W, problem.activation)
+    dLdN = f.jacobians["J_S_N"].diagonal().reshape(f.N.shape)
+    return {
+        "X": f.X,
+        "W": f.W,
+        "N": f.N,
+        "S": f.S,
+        "L": np.array([[f.L]]),
+        "dLdN": dLdN,
+        "dLdX": f.dLdX_jacobian,
+        "dLdW": f.dLdW_jacobian,
+        **f.jacobians,
+        "J_L_N": dLdN.reshape(1, -1),
+        "J_L_X": f.dLdX_jacobian.reshape(1, -1),
+        "J_L_W": f.dLdW_jacobian.reshape(1, -1),
+    }
+
+
+def instantiate(problem: Problem, rng: np.random.Generator) -> Problem:
+    """The same problem with random values: what a symbolic answer is evaluated at."""
+    if isinstance(problem, RowProblem):
+        X = rng.standard_normal(problem.X.shape)
+        W = rng.standard_normal(problem.W.shape)
+        return RowProblem(problem.activation, X, W)
+    seed = int(rng.integers(2**32))
+    params = init_parameters(problem.net, seed, problem.batch)
+    return ColumnProblem(problem.net, params)
+
+
+# --- what a symbolic answer may use -----------------------------------------------------
+
+_LAYER = re.compile(r"^(delta|dW|db|J_L_z|J_L_W|J_L_b)(\d+)$")
+
+
+def allowed_names(problem: Problem, name: str) -> list[str]:
+    """The names a symbolic answer to ``name`` may use by default: the given and forward
+    values, and the deltas of deeper layers (for ``dW2``, ``db2``, ``J_L_W2``, ``J_L_b2``, also
+    ``delta2``); never the quantity itself or another name for it."""
+    env = environment(problem)
+    if isinstance(problem, RowProblem):
+        return [k for k in env if k != name]
+    L = problem.net.depth
+    same = {name, *{"yhat": [f"a{L}"], f"a{L}": ["yhat"], "x": ["a0"], "a0": ["x"]}.get(name, [])}
+    match = _LAYER.match(name)
+    lowest = L + 1
+    if match:
+        layer = int(match.group(2))
+        lowest = layer if match.group(1) in ("dW", "db", "J_L_W", "J_L_b") else layer + 1
+    out = []
+    for k in env:
+        if k in same:
+            continue
+        if k.startswith("delta") and int(k[5:]) < lowest:
+            continue
+        out.append(k)
+    return out

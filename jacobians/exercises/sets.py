@@ -1,0 +1,191 @@
+"""The built-in exercise sets and the per-student variant generator.
+
+- ``walkthrough``: the ``3-4-2-1`` relu/relu/sigmoid/bce network, every Jacobian and gradient
+  of it, layer by layer;
+- ``foundations``: the chapter's matrix function ``L = Σ σ(X W)`` in the row layout, with the
+  chapter's ``X`` and ``W`` (seed 190204) unless a seed asks for a variant;
+- ``network``: the same questions for any architecture (``sizes``, ``activations``, ``loss``,
+  ``batch``).
+
+A variant's values come from its seed, and are drawn again (deterministically: attempt ``k``
+uses the generator seeded with ``(seed, k)``) until every question discriminates
+(:func:`jacobians.exercises.key.problems`): no all-zero answer from a dead relu layer, no
+matrix symmetric where a transpose must show, no mistake indistinguishable from the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import JacobiansError, message
+from ..network import DEFAULT_ACTIVATIONS, DEFAULT_LOSS, DEFAULT_SIZES, Network, check_finite
+from .exercise import Exercise, ExerciseFileError, Question, _ColumnMaker, _RowMaker
+from .key import problems
+from .quantities import ColumnProblem, RowProblem
+
+MAX_DRAWS = 200
+SETS: dict[str, str] = {
+    "walkthrough": "the 3-4-2-1 relu, relu, sigmoid, bce network: every Jacobian and gradient,"
+    " layer by layer",
+    "foundations": "the foundations chapter's matrix function L = Σ σ(X W) (row layout, the"
+    " chapter's X and W)",
+    "network": "any architecture (--sizes --activations --loss --batch): the walk-through's"
+    " questions for it",
+}
+"""The built-in sets, with the line ``jacobians exercises list`` prints."""
+
+_SYMBOLS = {
+    "J_L_a": "∂L/∂a[{l}], the derivative of the loss",
+    "J_a_z": "∂a[{l}]/∂z[{l}], the activation's Jacobian",
+    "J_L_z": "∂L/∂z[{l}] = δ[{l}]ᵀ",
+    "delta": "δ[{l}] = (∂L/∂z[{l}])ᵀ",
+    "J_z_W": "∂z[{l}]/∂vec(W[{l}]) (row-major vec)",
+    "J_z_b": "∂z[{l}]/∂b[{l}]",
+    "dW": "dW[{l}], the gradient of the cost with respect to W[{l}]",
+    "db": "db[{l}], the gradient of the cost with respect to b[{l}]",
+    "J_z_a": "∂z[{l}]/∂a[{k}]",
+}
+
+
+def column_questions(net: Network, batch: int = 1) -> tuple[Question, ...]:
+    """The walk-through's questions for any network: layer by layer from the output, every
+    Jacobian of one example (batch 1) and the gradients ``delta``, ``dW``, ``db``."""
+    L = net.depth
+    out: list[tuple[str, str]] = []
+    if batch == 1:
+        out.append((f"J_L_a{L}", _SYMBOLS["J_L_a"].format(l=L)))
+    for l in range(L, 0, -1):
+        jacobians = batch == 1
+        if jacobians:
+            out += [
+                (f"J_a{l}_z{l}", _SYMBOLS["J_a_z"].format(l=l)),
+                (f"J_L_z{l}", _SYMBOLS["J_L_z"].format(l=l)),
+            ]
+        out.append((f"delta{l}", _SYMBOLS["delta"].format(l=l)))
+        if jacobians:
+            out += [
+                (f"J_z{l}_W{l}", _SYMBOLS["J_z_W"].format(l=l)),
+                (f"J_z{l}_b{l}", _SYMBOLS["J_z_b"].format(l=l)),
+            ]
+        out += [(f"dW{l}", _SYMBOLS["dW"].format(l=l)), (f"db{l}", _SYMBOLS["db"].format(l=l))]
+        if jacobians and l > 1:
+            out.append((f"J_z{l}_a{l - 1}", _SYMBOLS["J_z_a"].format(l=l, k=l - 1)))
+    return tuple(Question(name, prompt) for name, prompt in out)
+
+
+FOUNDATIONS_QUESTIONS = tuple(
+    Question(name, prompt)
+    for name, prompt in (
+        ("N", "N = X W"),
+        ("S", "S = σ(N)"),
+        ("L", "L = Σ S"),
+        ("dLdN", "dL/dN = dL/dS ⊙ σ'(N)"),
+        ("J_S_N", "∂vec(S)/∂vec(N) (row-major vec)"),
+        ("J_N_X", "∂vec(N)/∂vec(X)"),
+        ("J_N_W", "∂vec(N)/∂vec(W)"),
+        ("J_L_X", "∂L/∂vec(X), the chain J_L_S · J_S_N · J_N_X"),
+        ("dLdX", "dL/dX, the chain reshaped"),
+        ("J_L_W", "∂L/∂vec(W), the chain J_L_S · J_S_N · J_N_W"),
+        ("dLdW", "dL/dW, the chain reshaped"),
+    )
+)
+
+
+def walkthrough(seed: int = 0) -> Exercise:
+    """The walk-through network's exercise, variant ``seed``."""
+    return network_exercise(
+        DEFAULT_SIZES,
+        DEFAULT_ACTIVATIONS,
+        DEFAULT_LOSS,
+        seed=seed,
+        title="The walk-through network, layer by layer",
+        name="walkthrough",
+    )
+
+
+def foundations(seed: int | None = None) -> Exercise:
+    """The matrix function ``L = Σ σ(X W)``: the chapter's values, or variant ``seed``."""
+    from ..rowlayout import chapter_example
+
+    title = "The foundations chapter's matrix function"
+    maker = _RowMaker("sigmoid", (3, 2))
+    if seed is not None:
+        return draw_variant(title, maker, FOUNDATIONS_QUESTIONS, seed, 3, "foundations")
+    X, W = chapter_example()
+    return Exercise(title, RowProblem("sigmoid", X, W), FOUNDATIONS_QUESTIONS, "foundations")
+
+
+def network_exercise(
+    sizes: str | Sequence[int],
+    activations: str | Sequence[str],
+    loss: str,
+    seed: int = 0,
+    batch: int = 1,
+    title: str | None = None,
+    name: str = "network",
+) -> Exercise:
+    """The walk-through's questions for any network, variant ``seed`` with ``batch`` examples
+    (batch 1 asks for every Jacobian too; a batch asks for ``delta``, ``dW`` and ``db``)."""
+    net = Network.from_spec(sizes, activations, loss)
+    if batch < 1:
+        raise ExerciseFileError(message("batch", "at least 1 example", str(batch)))
+    return draw_variant(
+        title or f"The {net.spec} network",
+        _ColumnMaker(net),
+        column_questions(net, batch),
+        seed,
+        batch,
+        name,
+    )
+
+
+def new(name: str, seed: int | None = None, **network: Any) -> Exercise:
+    """The built-in set ``name`` (see :data:`SETS`)."""
+    from ..errors import unknown_name
+
+    if name == "walkthrough":
+        return walkthrough(0 if seed is None else seed)
+    if name == "foundations":
+        return foundations(seed)
+    if name == "network":
+        return network_exercise(seed=0 if seed is None else seed, **network)
+    raise unknown_name("exercise set", name, SETS)
+
+
+def draw_variant(
+    title: str,
+    maker: Any,
+    questions: tuple[Question, ...],
+    seed: int,
+    batch: int,
+    exercise_set: str,
+) -> Exercise:
+    """Draw values from ``seed`` until every question discriminates, or raise
+    :class:`ExerciseFileError` saying why no draw did."""
+    last: list[str] = []
+    for attempt in range(MAX_DRAWS):
+        rng = np.random.default_rng([seed, attempt])
+        problem = maker.draw(rng, batch)
+        if isinstance(problem, ColumnProblem):
+            try:
+                check_finite(problem.net, problem.params)
+            except JacobiansError:
+                continue
+        exercise = Exercise(title, problem, questions, exercise_set, seed)
+        from .exercise import _check_questions
+
+        _check_questions(exercise, "exercise")
+        last = problems(exercise.key)
+        if not last:
+            return exercise
+    raise ExerciseFileError(
+        message(
+            "exercise",
+            f"values that tell every right answer from the known mistakes within {MAX_DRAWS} draws",
+            f"none; the last draw failed on {'; '.join(last[:3])}",
+            "use wider layers, or an activation without dead units",
+        )
+    )
