@@ -28,8 +28,9 @@ SCALARS = frozenset({"m"})
 class Call(sp.MatrixExpr):  # type: ignore[misc]
     """``name(args)`` printed as a function, with the shape of a matrix."""
 
-    def __new__(cls, name: str, *args: Any) -> Call:
-        return sp.Basic.__new__(cls, sp.Symbol(name), *args)  # type: ignore[no-any-return]
+    def __new__(cls, name: str | sp.Symbol, *args: Any) -> Call:
+        label = sp.Symbol(name) if isinstance(name, str) else name
+        return sp.Basic.__new__(cls, label, *args)  # type: ignore[no-any-return]
 
     @property
     def shape(self) -> tuple[Any, Any]:

@@ -335,6 +335,11 @@ def _size_shape(shapes: list[Shape], sizes: list[int | None]) -> Shape:
     return (rows, cols)
 
 
+def _eye_shape(shapes: list[Shape], sizes: list[int | None]) -> Shape:
+    n = _size_shape(shapes, sizes)[0]
+    return (n, n)
+
+
 def _kron_shape(shapes: list[Shape], sizes: list[int | None]) -> Shape:
     (a, b), (c, d) = (s if s else (1, 1) for s in shapes)
     return (a * c, b * d)
@@ -347,7 +352,7 @@ def _vec_shape(shapes: list[Shape], sizes: list[int | None]) -> Shape:
 
 def _reshape_shape(shapes: list[Shape], sizes: list[int | None]) -> Shape:
     s = shapes[0] or (1, 1)
-    r, c = sizes[1], sizes[2]
+    r, c = sizes[0], sizes[1]
     assert r is not None and c is not None
     if r * c != s[0] * s[1]:
         raise ExpressionError(
@@ -377,7 +382,7 @@ FUNCTIONS: dict[str, Function] = {
     "log": _elementwise(np.log),
     "sum": Function((1, 1), lambda s, n: (), lambda v, n: np.asarray(np.sum(v[0]))),
     "diag": Function((1, 1), _diag_shape, _diag),
-    "eye": Function((1, 1), _size_shape, lambda v, n: np.eye(_size_shape([], n)[0]), sizes=(0,)),
+    "eye": Function((1, 1), _eye_shape, lambda v, n: np.eye(_size_shape([], n)[0]), sizes=(0,)),
     "ones": Function((1, 2), _size_shape, lambda v, n: np.ones(_size_shape([], n)), sizes=(0, 1)),
     "kron": Function(
         (2, 2),
@@ -388,7 +393,7 @@ FUNCTIONS: dict[str, Function] = {
     "reshape": Function(
         (3, 3),
         _reshape_shape,
-        lambda v, n: np.reshape(np.atleast_2d(v[0]), (n[1] or 1, n[2] or 1)),
+        lambda v, n: np.reshape(np.atleast_2d(v[0]), _reshape_shape([v[0].shape], n)),
         sizes=(1, 2),
     ),
 }

@@ -231,9 +231,16 @@ def grade_symbolic(entry: Entry, key: AnswerKey, text: str) -> Result:
 
 
 def _display(tree: Node) -> tuple[str, str]:
-    from .display import latex, unicode
+    """Unicode and LaTeX by sympy; the plain re-rendering if sympy cannot print it."""
+    from .expression import render
 
-    return unicode(tree), latex(tree)
+    try:
+        from .display import latex, unicode
+
+        return unicode(tree), latex(tree)
+    except Exception:
+        text = render(tree)
+        return text, text
 
 
 def _with(result: Result, shown: tuple[str, str]) -> Result:

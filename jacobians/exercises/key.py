@@ -4,8 +4,8 @@ random instantiations symbolic answers are evaluated at.
 A mistake model *applies* to a question when it can be evaluated for this network and differs
 from the right answer at random values of the names (``δ aᵀ`` transposed is a mistake; ``I``
 transposed is not). An exercise *discriminates* when, at its own values, the reference is
-not all zeros and every model that applies is far (ten tolerances) from the reference and
-from every other model of its shape: then a right answer cannot be mistaken for a known
+not all zeros and every model that applies is far (ten tolerances) from the reference, and
+two tolerances from every other model of its shape: then a right answer cannot be mistaken for a known
 mistake, and a known mistake is named without ambiguity. :func:`problems` lists what fails.
 """
 
@@ -39,6 +39,8 @@ INSTANCES = 4
 INSTANCE_SEED = 20_261_123
 MARGIN = 10.0
 """How many tolerances apart a mistake must be from the right answer."""
+PAIR_MARGIN = 2.0
+"""How many tolerances apart two mistakes must be, so that one answer matches only one."""
 
 
 @dataclass(frozen=True)
@@ -111,11 +113,11 @@ def close(answer: Matrix, reference: Matrix, rtol: float, atol: float) -> np.nda
     return np.abs(answer - reference) <= atol + rtol * np.abs(reference)
 
 
-def distinct(a: Matrix, b: Matrix, rtol: float, atol: float) -> bool:
-    """Different shapes, or some entry more than :data:`MARGIN` tolerances apart."""
+def distinct(a: Matrix, b: Matrix, rtol: float, atol: float, margin: float = MARGIN) -> bool:
+    """Different shapes, or some entry more than ``margin`` tolerances apart."""
     if a.shape != b.shape:
         return True
-    bound = MARGIN * (atol + rtol * np.maximum(np.abs(a), np.abs(b)))
+    bound = margin * (atol + rtol * np.maximum(np.abs(a), np.abs(b)))
     return bool(np.any(np.abs(a - b) > bound))
 
 
@@ -173,7 +175,7 @@ def problems(key: AnswerKey) -> list[str]:
             if not distinct(c.value, ref, q.rtol, q.atol):
                 out.append(f"{name}: the {c.model.mistake} answer is too close to the right one")
             for d in e.candidates[i + 1 :]:
-                if not distinct(c.value, d.value, q.rtol, q.atol):
+                if not distinct(c.value, d.value, q.rtol, q.atol, PAIR_MARGIN):
                     out.append(
                         f"{name}: the {c.model.mistake} and {d.model.mistake} answers coincide"
                     )
