@@ -23,7 +23,6 @@ from jacobians.exercises.sets import foundations, network_exercise, walkthrough
 from jacobians.exercises.solve import answer_form, solution_json
 from jacobians.network import Network
 from jacobians.parameters import init_parameters
-from jacobians.rowlayout import chapter_example
 
 from .strategies import ELEMENTWISE
 
@@ -167,7 +166,6 @@ def test_references_come_from_the_routes() -> None:
     np.testing.assert_allclose(
         exercise.key.entries["dW2"].reference, route.gradients["dW2"], rtol=1e-12
     )
-    X, W = chapter_example()
     f = SETS["foundations"].key.entries
     np.testing.assert_allclose(f["L"].reference, [[2.3755]], atol=5e-5)
     assert round(float(f["dLdX"].reference[0, 0]), 4) == 0.2489
@@ -191,7 +189,7 @@ def test_a_dead_or_all_alive_relu_layer_is_drawn_again() -> None:
         exercise = network_exercise("2-2-1", "relu,sigmoid", "bce", seed=seed)
         z1 = exercise.key.env["z1"]
         assert np.any(z1 > 0) and np.any(z1 < 0)
-    with pytest.raises(ExerciseFileError, match="within 200 draws.*use wider layers"):
+    with pytest.raises(ExerciseFileError, match=r"within 200 draws.*use wider layers"):
         network_exercise("2-1-1", "relu,sigmoid", "bce")  # 1 unit: dead, or relu' = 1
 
 
@@ -273,7 +271,7 @@ def test_a_form_the_question_does_not_take_is_invalid() -> None:
 
 
 def test_unknown_question_names_refuse_the_file() -> None:
-    with pytest.raises(AnswersFileError, match="an answer to 'dW9'.*check the spelling"):
+    with pytest.raises(AnswersFileError, match=r"an answer to 'dW9'.*check the spelling"):
         check(walkthrough(), {"dW9": 1.0})
 
 
@@ -423,7 +421,7 @@ def test_cli_unusable_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
     bad = tmp_path / "a.toml"
     bad.write_text("dW2 = [")
     results = tmp_path / "r.json"
-    code, out, err = run(["check", str(ex), str(bad), "--gradescope", str(results)], capsys)
+    code, _, err = run(["check", str(ex), str(bad), "--gradescope", str(results)], capsys)
     assert code == 2 and "valid TOML" in err and "Traceback" not in err
     assert json.loads(results.read_text())["score"] == 0
     code, _, err = run(["check", str(tmp_path / "none.toml"), str(bad)], capsys)

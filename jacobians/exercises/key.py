@@ -5,8 +5,9 @@ A mistake model *applies* to a question when it can be evaluated for this networ
 from the right answer at random values of the names (``δ aᵀ`` transposed is a mistake; ``I``
 transposed is not). An exercise *discriminates* when, at its own values, the reference is
 not all zeros and every model that applies is far (ten tolerances) from the reference, and
-two tolerances from every other model of its shape: then a right answer cannot be mistaken for a known
-mistake, and a known mistake is named without ambiguity. :func:`problems` lists what fails.
+two tolerances from every other model of its shape: then a right answer cannot be mistaken
+for a known mistake, and a known mistake is named without ambiguity. :func:`problems`
+lists what fails.
 """
 
 from __future__ import annotations
