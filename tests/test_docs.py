@@ -49,7 +49,9 @@ def _options(parser: object) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("command", ["compare", "derive", "chain", "matrix-function", "plot"])
+@pytest.mark.parametrize(
+    "command", ["compare", "derive", "chain", "matrix-function", "plot", "exercises", "check"]
+)
 def test_cli_page_lists_every_option(command: str) -> None:
     parser = build_parser()
     sub = parser._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
@@ -104,3 +106,48 @@ def test_readme_derive_sample_is_the_real_output(capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out.splitlines()
     sample = _blocks(ROOT / "README.md", "text")[1].splitlines()
     assert all(line in out for line in sample)
+
+
+def test_exercises_page_examples_run(tmp_path: Path) -> None:
+    import tomllib
+
+    from jacobians.exercises.grading import check
+    from jacobians.exercises.sets import walkthrough
+
+    page = ROOT / "docs" / "exercises.md"
+    exec(_blocks(page, "python")[0], {})  # our own documentation
+    answers = tomllib.loads(_blocks(page, "toml")[0])
+    report = check(walkthrough(), answers, time_limit=None)
+    verdicts = {r.name: r.verdict for r in report.results if r.name in answers}
+    assert verdicts == dict.fromkeys(answers, "correct")
+
+
+def test_gradescope_example_autograder_runs(tmp_path: Path) -> None:
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from jacobians.exercises.exercise import to_toml
+    from jacobians.exercises.sets import walkthrough
+    from jacobians.exercises.solve import solution_json
+
+    (tmp_path / "source").mkdir()
+    (tmp_path / "submission").mkdir()
+    exercise = walkthrough()
+    (tmp_path / "source" / "exercise.toml").write_text(to_toml(exercise))
+    (tmp_path / "submission" / "answers.json").write_text(json.dumps(solution_json(exercise)))
+    wrapper = tmp_path / "jacobians"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m jacobians "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    env = {**os.environ, "AUTOGRADER": str(tmp_path), "JACOBIANS": str(wrapper)}
+    subprocess.run(
+        ["bash", str(ROOT / "docs" / "gradescope" / "run_autograder")],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert results["score"] == 24 and len(results["tests"]) == 24
+    assert {t["status"] for t in results["tests"]} == {"passed"}
