@@ -198,6 +198,76 @@ def startup() -> None:
     print()
 
 
+def _submissions(count: int) -> list[dict[str, object]]:
+    """Answers files of the walk-through exercise: the reference with one question in three
+    wrong (transposed, negated or noise) and one in six given as a formula."""
+    from jacobians.exercises.sets import walkthrough
+    from jacobians.exercises.solve import answer_form
+
+    exercise = walkthrough()
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(count):
+        answers: dict[str, object] = {}
+        for name, entry in exercise.key.entries.items():
+            ref, roll = entry.reference, rng.random()
+            if roll < 1 / 6 and entry.formula is not None and name.startswith(("d", "J_z")):
+                answers[name] = entry.formula
+            elif roll < 0.3:
+                answers[name] = answer_form(ref.T)
+            elif roll < 0.4:
+                answers[name] = answer_form(-ref)
+            else:
+                noise = (rng.random() < 0.1) * rng.standard_normal(ref.shape)
+                answers[name] = answer_form(ref + noise)
+        out.append(answers)
+    return out
+
+
+def checker() -> None:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from jacobians.exercises.exercise import to_toml
+    from jacobians.exercises.grading import check
+    from jacobians.exercises.sets import walkthrough
+
+    print("## 6. The exercise checker (the walk-through exercise, 24 questions)\n")
+    print("| how | submissions | seconds per submission |")
+    print("|---|---:|---:|")
+    exercise = walkthrough()
+    subs = _submissions(1000)
+    start = time.perf_counter()
+    for answers in subs:
+        check(exercise, answers)
+    api = (time.perf_counter() - start) / len(subs)
+    how = "API, one process (formulas in a child with the 1 s limit)"
+    print(f"| {how} | {len(subs)} | {api:.4f} |")
+    start = time.perf_counter()
+    for answers in subs:
+        check(exercise, answers, time_limit=None)
+    inline = (time.perf_counter() - start) / len(subs)
+    print(f"| API, one process, no child process | {len(subs)} | {inline:.4f} |")
+    with tempfile.TemporaryDirectory() as folder:
+        ex = Path(folder) / "ex.toml"
+        ex.write_text(to_toml(exercise))
+        paths = []
+        for i, answers in enumerate(subs[:20]):
+            p = Path(folder) / f"a{i}.json"
+            p.write_text(json.dumps(answers))
+            paths.append(p)
+        start = time.perf_counter()
+        for p in paths:
+            subprocess.run(
+                [sys.executable, "-m", "jacobians", "check", str(ex), str(p), "--json"],
+                capture_output=True,
+                check=False,
+            )
+        cli = (time.perf_counter() - start) / len(paths)
+    print(f"| CLI, a process per submission | {len(paths)} | {cli:.3f} |\n")
+
+
 def main() -> None:
     print(f"{machine()}; medians of repeated runs\n")
     mlp_gradients()
@@ -205,9 +275,7 @@ def main() -> None:
     orders()
     symbolic()
     startup()
-    print(
-        "## 6. The exercise checker\n\nskipped: the checker (`jacobians check`) is not built yet."
-    )
+    checker()
 
 
 if __name__ == "__main__":
