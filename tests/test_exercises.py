@@ -22,7 +22,6 @@ from jacobians.exercises.sandbox import TimeLimitError, run_limited
 from jacobians.exercises.sets import foundations, network_exercise, walkthrough
 from jacobians.exercises.solve import answer_form, solution_json
 from jacobians.network import Network
-from jacobians.parameters import init_parameters
 
 from .strategies import ELEMENTWISE
 
@@ -65,7 +64,7 @@ def test_right_formulas_and_mistaken_formulas_are_graded_symbolically(name: str)
         if entry.formula is None or entry.question.names is not None:
             continue
         names = set(entry.names)
-        if not {n for n in names} >= _names_in(entry.formula):
+        if not names >= _names_in(entry.formula):
             continue  # the textbook formula uses the quantity itself (x, W1 …)
         assert grade(exercise, {question: entry.formula})[question] == ("correct", None)
         for c in entry.candidates:
@@ -220,7 +219,7 @@ def test_verdict_messages() -> None:
         r["J_L_z2"].mistake == "transposed"
         and "a flat list is read as a column" in r["J_L_z2"].message
     )
-    assert r["delta2"].verdict == "incorrect" and "δ₂" not in r["delta2"].message
+    assert r["delta2"].verdict == "incorrect"
     assert r["delta2"].shown is not None and r["delta2"].latex is not None
     assert r["delta1"].verdict == "invalid" and "may not be written with dW1" in r["delta1"].message
     assert r["J_z2_W2"].mistake == "column_major"
@@ -452,9 +451,3 @@ def test_cli_list_and_network_options(capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 0 and 'name = "dW1"' in out and "J_" not in out
     code, _, err = run(["exercises", "new", "nope"], capsys)
     assert code == 2 and "expected one of walkthrough, foundations, network" in err
-
-
-def test_init_parameters_is_what_variants_draw() -> None:
-    """Variant values are init_parameters draws: W ~ N(0, 1/n), as compare uses."""
-    net = Network.from_spec("3-4-2-1", "relu,relu,sigmoid", "bce")
-    assert init_parameters(net, 0).W[0].shape == walkthrough().problem.params.W[0].shape  # type: ignore[union-attr]

@@ -474,10 +474,7 @@ class _Shapes:
                 sizes.append(self._size_argument(str(node.value), arg))
             else:
                 shapes.append(self.of(arg))
-        result = f.shape(shapes, sizes)
-        if node.value == "kron" and result[0] * result[1] > MAX_ELEMENTS:
-            _check_size_limit(result)
-        return _check_size_limit(result)
+        return _check_size_limit(f.shape(shapes, sizes))
 
     def _size_argument(self, function: str, node: Node) -> int:
         value: float | None
