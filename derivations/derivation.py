@@ -8,6 +8,7 @@ In Jupyter a derivation shows as rendered math (``_repr_latex_``, ``_repr_markdo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -90,11 +91,11 @@ class Derivation:
     # Markdown ----------------------------------------------------------------------------
     def markdown(self) -> str:
         """Markdown with ``$$`` blocks (GitHub, MyST, Jupyter)."""
-        out = [f"## {self.title}"]
+        out = [f"## {_markdown_text(self.title)}"]
         for step in self.steps:
-            out += ["", f"### {step.title}"]
+            out += ["", f"### {_markdown_text(step.title)}"]
             if step.text:
-                out += ["", step.text.replace("\n", "  \n")]
+                out += ["", _markdown_text(step.text).replace("\n", "  \n")]
             for e in step.equations:
                 out += ["", "$$", self._latex(e), "$$"]
         return "\n".join(out) + "\n"
@@ -115,6 +116,20 @@ class Derivation:
 
     def _repr_markdown_(self) -> str:
         return self.markdown()
+
+
+# Characters that Markdown would read as markup in our prose: `g[3](z[3])` is a link to a
+# CommonMark reader, `$` opens math for MyST and Jupyter. A backslash makes each literal.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$|])")
+
+
+def _markdown_text(text: str) -> str:
+    r"""Prose for Markdown: every character with a Markdown meaning escaped by a backslash.
+
+    >>> print(_markdown_text("a[3] = g[3](z[3])"))
+    a\[3\] = g\[3\](z\[3\])
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 _LATEX_TEXT = {

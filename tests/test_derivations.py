@@ -3,6 +3,8 @@ numeric package's, and sympy's own derivative of the composed network agrees."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -177,6 +179,10 @@ def test_derivations_render_in_every_format() -> None:
     assert "∂z[2]/∂vec(W[2])" in unicode and "(2 × 8)" in unicode
     assert "holds ✓" in unicode
     assert d._repr_latex_().startswith("$$") and d._repr_markdown_() == markdown
+    # outside the $$ blocks, prose such as `g[2](z[2])` must not read as a Markdown link
+    prose = re.sub(r"^\$\$\n.*?^\$\$$", "", markdown, flags=re.S | re.M)
+    assert "g\\[2\\](z\\[2\\])" in prose
+    assert not re.search(r"(?<!\\)[\[\]$]", prose)
 
 
 def test_relu_derivative_is_a_step_with_its_value_at_zero_stated() -> None:
