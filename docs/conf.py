@@ -1,0 +1,40 @@
+"""Sphinx configuration: the Markdown pages under docs/ (MyST), math by MathJax, the API
+reference by autodoc from the docstrings.
+
+Build: python -m pip install ".[docs]" && sphinx-build -W -b html docs docs/_build/html
+"""
+
+from __future__ import annotations
+
+import jacobians
+
+project = "jacobians"
+author = "the jacobians authors"
+copyright = "2026, the jacobians authors"
+release = jacobians.__version__
+version = release
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+]
+
+source_suffix = {".md": "markdown"}
+root_doc = "index"
+# generated/ holds the derivation included by walkthrough.md; gradescope/ holds scripts.
+exclude_patterns = ["_build", "generated", "gradescope", "Thumbs.db", ".DS_Store"]
+
+# $…$ and $$…$$ math in Markdown (jacobians derive --format markdown writes $$ blocks),
+# and :::{note} fences.
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+myst_heading_anchors = 3
+
+autodoc_default_options = {"members": True, "member-order": "bysource"}
+autodoc_typehints = "description"
+autodoc_typehints_format = "short"
+
+html_theme = "alabaster"
+html_title = "jacobians"
+html_theme_options = {"description": "The linear algebra of backpropagation, made explicit."}
