@@ -43,12 +43,30 @@ def _options(parser: object) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize(
-    "command", ["compare", "derive", "chain", "matrix-function", "plot", "exercises", "check"]
-)
+def _commands(parser: object) -> dict[str, object]:
+    """A parser's subcommands by name (empty when it has none)."""
+    for action in parser._actions:  # type: ignore[attr-defined]
+        if isinstance(getattr(action, "choices", None), dict):
+            return dict(action.choices)
+    return {}
+
+
+COMMANDS = sorted(_commands(build_parser()))
+
+
+def test_cli_page_has_a_section_for_every_command() -> None:
+    text = (ROOT / "docs" / "cli.md").read_text()
+    sections = set(re.findall(r"^## `jacobians ([\w-]+)`$", text, re.M))
+    assert sections == set(COMMANDS)
+    for command, sub in _commands(build_parser()).items():  # plot chain|sweep|jacobians, …
+        section = text.split(f"## `jacobians {command}`")[1].split("\n## ")[0]
+        missing = [k for k in _commands(sub) if f"jacobians {command} {k}" not in section]
+        assert not missing, (command, missing)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_cli_page_lists_every_option(command: str) -> None:
-    parser = build_parser()
-    sub = parser._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+    sub = _commands(build_parser())[command]
     options = _options(sub)
     text = (ROOT / "docs" / "cli.md").read_text()
     section = text.split(f"## `jacobians {command}`")[1].split("\n## ")[0]
