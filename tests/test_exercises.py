@@ -367,6 +367,26 @@ def test_the_hard_time_limit_kills_a_long_evaluation() -> None:
     assert run_limited(sum, ([1, 2],), 5.0) == 3
 
 
+def test_sympy_is_loaded_before_the_child_is_forked() -> None:
+    """What a forked child imports dies with it: the printers of the formula display must be
+    loaded in the grading process, or every submission's child pays sympy's import (half a
+    second) inside the answer's time limit. Checked in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from jacobians.exercises.grading import check\n"
+        "from jacobians.exercises.sets import walkthrough\n"
+        "report = check(walkthrough(), {'dW3': 'delta3 @ a2.T / m'}, time_limit=5.0)\n"
+        "assert report.results[[r.name for r in report.results].index('dW3')].verdict "
+        "== 'correct'\n"
+        "print('sympy.printing.pretty' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
 def test_symbolic_answers_are_graded_in_a_child_process() -> None:
     exercise = walkthrough()
     report = check(exercise, {"dW3": "delta3 @ a2.T / m", "db3": "(delta3"}, time_limit=2.0)

@@ -21,6 +21,7 @@ how to fix it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 
 import numpy as np
 
@@ -151,6 +152,7 @@ def _grade_symbolic(
         return {}
     if time_limit is None:
         return _grade_all(key, texts)
+    _load_display()
     try:
         out: dict[str, Result] = run_limited(
             _grade_all, (key, texts), time_limit * len(texts) + 0.5
@@ -228,6 +230,17 @@ def grade_symbolic(entry: Entry, key: AnswerKey, text: str) -> Result:
         ),
         shown,
     )
+
+
+@cache
+def _load_display() -> None:
+    """Import sympy and warm its printers here, before a child is forked to grade formulas.
+
+    What a forked child imports or caches dies with it: without this every submission's child
+    would import sympy again (about half a second, eating into the answer's time limit), and
+    the first division or power sympy prints costs a child another 0.1 s. The formula touches
+    every operator and a few functions (``benchmarks/scale.py``, section 6, measures it)."""
+    _display(parse("-(a.T @ kron(eye(2), b)) / m + 2 * c ** 2 - diag(d) * sigmoid(x)"))
 
 
 def _display(tree: Node) -> tuple[str, str]:
