@@ -26,13 +26,18 @@ CSR, ``I_n ⊗ aᵀ`` built directly; a factor that is dense by nature, ``W``, s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sps
 
 from ._typing import FloatArray, Matrix, Vector
 from .errors import unknown_name
+
+# the index arrays of a CSR pattern
+IndexArray = npt.NDArray[np.signedinteger[Any]]
 
 REPRESENTATIONS = ("dense", "sparse", "structured")
 
@@ -150,6 +155,29 @@ class SoftmaxJacobian(Structured):
         return np.asarray(v * self.s - (v @ self.s)[:, np.newaxis] * self.s)
 
 
+@lru_cache(maxsize=64)
+def _kron_identity_row_pattern(n: int, m: int) -> tuple[IndexArray, IndexArray]:
+    """The CSR pattern of ``I_n ⊗ aᵀ``: row ``i`` holds columns ``i·m … i·m + m − 1``, so
+    ``indices = 0, 1, …, n·m − 1`` and ``indptr = 0, m, 2m, …, n·m``. It depends on the shape
+    alone: made once per shape (the last 64 shapes are kept; read-only, in scipy's 32-bit
+    index type where it fits) and shared by every example's Jacobian, whose data is just
+    ``aᵀ`` repeated ``n`` times."""
+    indices: IndexArray
+    indptr: IndexArray
+    if n * m <= np.iinfo(np.int32).max:
+        indices, indptr = (
+            np.arange(n * m, dtype=np.int32),
+            np.arange(0, n * m + 1, m, dtype=np.int32),
+        )
+    else:
+        indices, indptr = (
+            np.arange(n * m, dtype=np.int64),
+            np.arange(0, n * m + 1, m, dtype=np.int64),
+        )
+    indices.flags.writeable = indptr.flags.writeable = False
+    return indices, indptr
+
+
 @dataclass(frozen=True)
 class KronIdentityRow(Structured):
     """``I_n ⊗ aᵀ`` (``n × n·m``), the column layout's ``∂z/∂vec(W)``: ``v @ J = vec(vᵀ aᵀ)``."""
@@ -171,11 +199,8 @@ class KronIdentityRow(Structured):
         return out
 
     def sparse(self) -> sps.csr_array:
-        m = self.a.size
-        data = np.tile(self.a, self.n)
-        indices = np.arange(self.n * m)
-        indptr = np.arange(0, self.n * m + 1, m)
-        return sps.csr_array((data, indices, indptr), shape=self.shape)
+        indices, indptr = _kron_identity_row_pattern(self.n, self.a.size)
+        return sps.csr_array((np.tile(self.a, self.n), indices, indptr), shape=self.shape)
 
     def vjp(self, v: Matrix) -> Matrix:
         k = v.shape[0]
@@ -253,8 +278,9 @@ class KronIdentityBatch(Structured):
         return sps.csr_array(sps.kron(sps.identity(self.n), sps.csr_array(self.A.T), format="csr"))
 
     def vjp(self, v: Matrix) -> Matrix:
-        B = self.A.shape[1]
-        return np.stack([(row.reshape(self.n, B) @ self.A.T).reshape(-1) for row in v])
+        # every row of v at once: (k, n, B) @ (B, m) → (k, n, m); no per-row copies
+        k, B = v.shape[0], self.A.shape[1]
+        return np.asarray(np.matmul(v.reshape(k, self.n, B), self.A.T).reshape(k, -1))
 
 
 @dataclass(frozen=True)
@@ -279,8 +305,9 @@ class KronWeightBatch(Structured):
         )
 
     def vjp(self, v: Matrix) -> Matrix:
-        n, _ = self.W.shape
-        return np.stack([(self.W.T @ row.reshape(n, self.batch)).reshape(-1) for row in v])
+        # (m, n) @ (k, n, B) → (k, m, B)
+        k, n = v.shape[0], self.W.shape[0]
+        return np.asarray(np.matmul(self.W.T, v.reshape(k, n, self.batch)).reshape(k, -1))
 
 
 @dataclass(frozen=True)
@@ -325,8 +352,5 @@ class SoftmaxBatch(Structured):
 
     def vjp(self, v: Matrix) -> Matrix:
         n, B = self.S.shape
-        out = []
-        for row in v:
-            vs = row.reshape(n, B) * self.S
-            out.append((vs - self.S * vs.sum(axis=0, keepdims=True)).reshape(-1))
-        return np.stack(out)
+        vs = v.reshape(v.shape[0], n, B) * self.S
+        return np.asarray((vs - self.S * vs.sum(axis=1, keepdims=True)).reshape(v.shape[0], -1))
