@@ -191,12 +191,15 @@ class KronIdentityRow(Structured):
         return self.n, self.n * self.a.size
 
     def dense(self) -> Matrix:
-        # a block fill into zeros: cheaper than np.kron, whose product touches every entry
-        m = self.a.size
-        out = np.zeros((self.n, self.n * m))
-        for i in range(self.n):
-            out[i, i * m : (i + 1) * m] = self.a
-        return out
+        # Block i starts at flat index i·n·m + i·m = i·(n·m + m). Viewed with rows of length
+        # n·m + m, a zero buffer one block longer than the result holds every block in its
+        # first m columns: one vectorized fill, each entry written once (np.kron multiplies
+        # every entry, zeros included; a Python loop over blocks costs more than the writes
+        # for small n). The result is the leading n × n·m of that buffer.
+        n, m = self.n, self.a.size
+        buffer = np.zeros(n * (n * m + m))
+        buffer.reshape(n, n * m + m)[:, :m] = self.a
+        return buffer[: n * n * m].reshape(n, n * m)
 
     def sparse(self) -> sps.csr_array:
         indices, indptr = _kron_identity_row_pattern(self.n, self.a.size)
