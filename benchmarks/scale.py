@@ -78,14 +78,117 @@ def machine() -> str:
     return f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} cores, {cpu}"
 
 
+# --- optional: torch and jax, never dependencies ---------------------------------------
+
+
+def _frameworks() -> dict[str, object]:
+    """The importable ones of torch and jax, by name; the others are reported as skipped."""
+    found: dict[str, object] = {}
+    try:
+        import torch
+
+        found["torch"] = torch
+    except ImportError:
+        pass
+    try:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)  # float64, as everywhere here
+        found["jax"] = jax
+    except ImportError:
+        pass
+    return found
+
+
+def _skipped(found: dict[str, object]) -> str:
+    missing = [name for name in ("torch", "jax") if name not in found]
+    return f"{', '.join(missing)}: skipped (not importable)" if missing else ""
+
+
+def _mlp_loss(
+    W: list[object], b: list[object], x: object, y: object, log_softmax: object
+) -> object:
+    """The MLP's cost written once for numpy-like libraries (relu as ``z * (z > 0)``, which
+    torch and jax both read): relu, relu, softmax + ce, the mean over the batch (columns)."""
+    a = x
+    for l, (Wl, bl) in enumerate(zip(W, b, strict=True)):
+        z = Wl @ a + bl[:, None]
+        a = z * (z > 0) if l < len(W) - 1 else z
+    B = x.shape[1]
+    return -(y * log_softmax(a)).sum() / B
+
+
+def framework_gradients(name: str, module: object, params: object) -> Callable[[], object]:
+    """A function computing ``dW, db`` of the MLP with ``name``'s reverse-mode autodiff
+    (torch: eager autograd; jax: ``jit(grad)``, compiled before timing)."""
+    p = params
+    if name == "torch":
+        torch = module
+        W = [torch.tensor(w, requires_grad=True) for w in p.W]
+        b = [torch.tensor(v, requires_grad=True) for v in p.b]
+        x, y = torch.tensor(p.x), torch.tensor(p.y)
+
+        def run() -> object:
+            loss = _mlp_loss(W, b, x, y, lambda z: torch.log_softmax(z, dim=0))
+            return torch.autograd.grad(loss, [*W, *b])
+
+        return run
+    jax = module
+    jnp = jax.numpy
+    grad = jax.jit(
+        jax.grad(
+            lambda W, b: _mlp_loss(
+                W,
+                b,
+                jnp.asarray(p.x),
+                jnp.asarray(p.y),
+                lambda z: jax.nn.log_softmax(z, axis=0),
+            ),
+            argnums=(0, 1),
+        )
+    )
+    W, b = [jnp.asarray(w) for w in p.W], [jnp.asarray(v) for v in p.b]
+
+    def run() -> object:
+        dW, db = jax.block_until_ready(grad(W, b))
+        return [*dW, *db]  # as torch's: dW1, …, dWL, db1, …, dbL
+
+    run()  # compile
+    return run
+
+
+def framework_jacobian(name: str, module: object, a: np.ndarray, n: int) -> Callable[[], object]:
+    """``∂z/∂vec(W)`` of ``z = W a`` by ``name``'s ``jacrev``, at a random ``W`` (``n × m``):
+    ``(n, n, m)`` reshaped to ``(n, n·m)``, row-major like ours."""
+    m = a.size
+    W0 = np.random.default_rng(1).standard_normal((n, m))
+    if name == "torch":
+        torch = module
+        at, Wt = torch.tensor(a), torch.tensor(W0)
+        jac = torch.func.jacrev(lambda W: W @ at)
+        return lambda: jac(Wt).reshape(n, n * m)
+    jax = module
+    jnp = jax.numpy
+    aj, Wj = jnp.asarray(a), jnp.asarray(W0)
+    jac = jax.jit(jax.jacrev(lambda W: W @ aj))
+
+    def run() -> object:
+        return jax.block_until_ready(jac(Wj).reshape(n, n * m))
+
+    run()  # compile
+    return run
+
+
 def mlp_gradients() -> None:
     print("## 1. Gradients of the 784-256-128-10 MLP (relu, relu, softmax, ce)\n")
     print(
         "Each explicit route timed against the compact route in alternating rounds: the "
         "median of the rounds' ratios (the route's median seconds in brackets).\n"
     )
-    print("| batch | strategy | compact (s) | structured | sparse | dense |")
-    print("|---:|---|---:|---:|---:|---:|")
+    found = _frameworks()
+    extra = "".join(f" {name} |" for name in found)
+    print("| batch | strategy | compact (s) | structured | sparse | dense |" + extra)
+    print("|---:|---|---:|---:|---:|---:|" + "---:|" * len(found))
     net = Network.from_spec(*MLP)
     for batch, strategy in ((1, "examples"), (64, "examples"), (64, "batch")):
         params = init_parameters(net, 0, batch)
@@ -107,16 +210,34 @@ def mlp_gradients() -> None:
             ratio, t, compact = paired_ratio(task, base, rounds, repeats)
             compacts.append(compact)
             cells.append(f"{ratio:.1f}× ({t:.3f} s)")
+        if strategy == "examples":  # their gradients do not depend on our strategies
+            for name, module in found.items():
+                run = framework_gradients(name, module, params)
+                expected = vectorized_route(net, params).gradients["dW1"]
+                got = np.asarray(run()[0])
+                assert np.allclose(got, expected, rtol=1e-9, atol=1e-12), name
+                ratio, t, compact = paired_ratio(run, base, 7, 5)
+                compacts.append(compact)
+                cells.append(f"{ratio:.1f}× ({t:.4f} s)")
+        else:
+            cells += ["(as above)"] * len(found)
         label = "—" if batch == 1 else strategy
         compact = statistics.median(compacts)
         print(f"| {batch} | {label} | {compact:.4f} | " + " | ".join(cells) + " |")
     print()
+    if _skipped(found):
+        print(_skipped(found) + "\n")
 
 
 def dense_build() -> None:
     print("## 2. Building ∂z/∂vec(W) = I_n ⊗ aᵀ densely\n")
-    print("| (n, m) | bytes | block fill (s, GB/s) | np.kron (s, GB/s) | fresh write (s, GB/s) |")
-    print("|---|---:|---:|---:|---:|")
+    found = _frameworks()
+    extra = "".join(f" {name} jacrev (s; ours ×faster) |" for name in found)
+    print(
+        "| (n, m) | bytes | block fill (s, GB/s) | np.kron (s, GB/s) | fresh write (s, GB/s) |"
+        + extra
+    )
+    print("|---|---:|---:|---:|---:|" + "---:|" * len(found))
     rng = np.random.default_rng(0)
     for n, m in ((64, 64), (256, 256), (512, 512)):
         a = rng.standard_normal(m)
@@ -126,12 +247,19 @@ def dense_build() -> None:
         t_kron = median_seconds(partial(np.kron, np.eye(n), a.reshape(1, -1)), repeats)
         t_write = median_seconds(partial(np.full, (n, n * m), 1.0), repeats)
         cells = [f"{t:.4f} ({size / t / 1e9:.1f})" for t in (t_fill, t_kron, t_write)]
+        for name, module in found.items():
+            run = framework_jacobian(name, module, a, n)
+            assert np.array_equal(np.asarray(run()), jacobian_z_W(a, n)), name
+            t_theirs = median_seconds(run, repeats)
+            cells.append(f"{t_theirs:.4f} ({t_theirs / t_fill:.1f}×)")
         print(f"| ({n}, {m}) | {size:,} | " + " | ".join(cells) + " |")
     assert np.array_equal(
         KronIdentityRow(3, np.arange(2.0)).dense(),
         np.kron(np.eye(3), np.arange(2.0).reshape(1, -1)),
     )
     print()
+    if _skipped(found):
+        print(_skipped(found) + "\n")
 
 
 def _multiply_all(chains: list[list[Factor]], order: str) -> object:
