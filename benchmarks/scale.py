@@ -9,6 +9,9 @@ Run: python benchmarks/scale.py   (prints Markdown tables; not part of the tests
 4. symbolic derivations (see also derive_speed.py);
 5. start-up of the command line, and what it imports;
 6. the exercise checker: 1,000 answer files through the API, 20 through the CLI.
+
+Where torch or jax can be imported, tables 1 and 2 add their gradients and their ``jacrev``
+Jacobians; they are never dependencies, and the script says when they were skipped.
 """
 
 from __future__ import annotations
