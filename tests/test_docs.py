@@ -11,6 +11,7 @@ import pytest
 from jacobians.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 
 
 def _blocks(path: Path, language: str) -> list[str]:
@@ -23,6 +24,10 @@ def test_readme_opens_with_the_two_commands() -> None:
         "python -m pip install . && jacobians compare",
         'python -m pip install ".[test,plot]" && python -m pytest',
     ]
+
+
+def test_start_page_gives_the_readme_commands() -> None:
+    assert _blocks(DOCS / "index.md", "bash")[0] == _blocks(ROOT / "README.md", "bash")[0]
 
 
 def test_cli_page_example_file_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -144,8 +149,6 @@ def test_gradescope_example_autograder_runs(tmp_path: Path) -> None:
 
 
 # The docs site (Sphinx + MyST): pages generated from the code stay current.
-
-DOCS = ROOT / "docs"
 
 
 def test_walkthrough_derivation_is_current(capsys: pytest.CaptureFixture[str]) -> None:
