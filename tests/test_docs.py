@@ -221,6 +221,21 @@ def test_order_page_table_is_the_composers_counts() -> None:
         assert [int(c.replace(",", "")) for c in counts] == real, spec
 
 
+def test_order_page_example_where_optimal_beats_reverse() -> None:
+    from jacobians.chains import planned_reports
+    from jacobians.network import Network
+
+    net = Network.from_spec("5-10-200-200-1", "tanh,tanh,tanh,sigmoid", "bce")
+    cost = {
+        order: {c.target: c.multiply_adds for c in planned_reports(net, order, fused=False)}
+        for order in ("reverse", "optimal")
+    }
+    reverse, optimal = cost["reverse"]["delta1"], cost["optimal"]["delta1"]
+    assert optimal < reverse
+    text = " ".join((DOCS / "order.md").read_text().split())
+    assert f"costs {reverse:,} multiply–adds in reverse order and {optimal:,} when" in text
+
+
 def test_api_page_documents_every_module() -> None:
     modules = {
         ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
