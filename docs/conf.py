@@ -37,4 +37,7 @@ autodoc_typehints_format = "short"
 
 html_theme = "alabaster"
 html_title = "jacobians"
-html_theme_options = {"description": "The linear algebra of backpropagation, made explicit."}
+html_theme_options = {
+    "description": "The linear algebra of backpropagation, made explicit.",
+    "page_width": "1200px",  # the CLI transcripts and matrices are wide
+}
