@@ -1,40 +1,50 @@
 """The vectorized route: the compact formulas of backpropagation on a whole batch.
 
+Each layer kind applies its own compact backward pass (:meth:`jacobians.layers.base.Kind.backward`)
+from the last layer to the first, without building a Jacobian. For dense layers these are
+
 - ``δ[L] = a[L] − y`` for a fused output pair (sigmoid with bce, softmax with ce); otherwise
   ``δ[L] = (∂a[L]/∂z[L])ᵀ (∂L/∂ŷ)ᵀ``, which is ``∂L/∂ŷ ⊙ g'(z[L])`` for an elementwise ``g`` and
-  ``s ⊙ (v − (sᵀv) 1)`` for softmax — applied per column, no Jacobian built.
-- ``δ[l] = (W[l+1]ᵀ δ[l+1]) ⊙ g'[l](z[l])`` (softmax: its transposed Jacobian applied the same way).
+  ``s ⊙ (v − (sᵀv) 1)`` for softmax — applied per column, no Jacobian built;
+- ``δ[l] = (W[l+1]ᵀ δ[l+1]) ⊙ g'[l](z[l])`` (softmax: its transposed Jacobian applied the same way);
 - ``dW[l] = (1/B) Δ[l] A[l-1]ᵀ`` and ``db[l] = (1/B) Δ[l] 1``, where ``Δ[l]`` holds the examples'
-  ``δ[l]`` as columns.
+  ``δ[l]`` as columns;
+
+and for a convolution ``dW = (1/B) Δ U``, ``db`` the sums of ``Δ``, and the input gradient the
+transposed correlation; for pooling, the gradient routed to each window's maximum or spread
+over it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._typing import Matrix
-from .network import Network, forward
+from ._typing import FloatArray, Matrix
+from .network import Network, flat, forward
 from .parameters import Parameters
 
 
 @dataclass(frozen=True)
 class VectorizedRoute:
-    """Gradients ``dW1, db1, …`` and deltas ``delta1, …`` (``n_l × B``) by the compact formulas."""
+    """Gradients ``dW1, db1, …`` (their parameters' shapes) and deltas ``delta1, …`` (each
+    layer's output shape × ``B``) by the compact formulas."""
 
-    gradients: dict[str, Matrix]
-    deltas: dict[str, Matrix]
+    gradients: dict[str, FloatArray]
+    deltas: dict[str, FloatArray]
 
 
 def output_delta(net: Network, params: Parameters, z: Matrix, a: Matrix) -> Matrix:
-    """``Δ[L]`` (``n_L × B``): ``A[L] − Y`` for a fused pair, else ``g'ᵀ`` applied to ``∂L/∂ŷ``."""
+    """``Δ[L]``: ``A[L] − Y`` for a fused pair, else ``g'ᵀ`` applied to ``∂L/∂ŷ`` (vectors
+    ``n_L × B``)."""
     y = params.target(net)
     if net.fused is not None:
         return net.fused.delta(a, y)
-    return net.activations[-1].vjp(z, net.loss.gradient(a, y))
+    gradient = net.loss.gradient(flat(a), flat(y)).reshape(a.shape)
+    return net.activations[-1].vjp(z, gradient)
 
 
 def vectorized_route(net: Network, params: Parameters) -> VectorizedRoute:
-    """Backpropagation by ``δ[l] = (W[l+1]ᵀ δ[l+1]) ⊙ g'(z[l])`` and ``dW = (1/B) Δ Aᵀ``.
+    """Backpropagation by each layer's compact backward pass, ``dθ = (1/B) Σ_examples``.
 
     >>> import numpy as np
     >>> net = Network.from_spec("1-1", "identity", "mse")
@@ -44,15 +54,27 @@ def vectorized_route(net: Network, params: Parameters) -> VectorizedRoute:
     [[15.0]]
     """
     cache = forward(net, params)
-    L, B = net.depth, params.batch
-    deltas: dict[str, Matrix] = {f"delta{L}": output_delta(net, params, cache.z[L], cache.a[L])}
-    for l in range(L - 1, 0, -1):
-        back = params.W[l].T @ deltas[f"delta{l + 1}"]
-        deltas[f"delta{l}"] = net.activations[l - 1].vjp(cache.z[l], back)
-    gradients: dict[str, Matrix] = {}
-    for l in range(1, L + 1):
-        D = deltas[f"delta{l}"]
-        gradients[f"dW{l}"] = (D @ cache.a[l - 1].T) / B
-        gradients[f"db{l}"] = D.sum(axis=1) / B
-    ordered = {f"delta{l}": deltas[f"delta{l}"] for l in range(1, L + 1)}
-    return VectorizedRoute(gradients, ordered)
+    B = params.batch
+    nodes = list(net.nodes)
+    if net.fused is not None:
+        g = net.fused.delta(cache.output, params.target(net))
+        nodes = nodes[:-1]  # δ[L] = a[L] − y is the gradient at the last activation's input
+    else:
+        A = cache.output
+        g = net.loss.gradient(flat(A), flat(params.target(net))).reshape(A.shape)
+    lowest = min((j for j, node in enumerate(nodes) if node.kind.roles), default=0)
+    sums: dict[str, FloatArray] = {}
+    deltas: dict[str, FloatArray] = {}
+    for j in range(len(nodes) - 1, lowest - 1, -1):
+        node = nodes[j]
+        if node.kind.roles:
+            deltas[f"delta{node.layer}"] = g
+        a, out = cache.values[node.input], cache.values[node.output]
+        back, grads = node.kind.backward(params.of(node), a, out, g, need_input=j > lowest)
+        for role, value in grads.items():
+            sums[f"d{node.parameters[role]}"] = value
+        if back is not None:
+            g = back
+    gradients = {name: sums[f"d{name}"] / B for name in net.parameter_names}
+    ordered = {f"delta{n.layer}": deltas[f"delta{n.layer}"] for n in net.parametric}
+    return VectorizedRoute({f"d{k}": v for k, v in gradients.items()}, ordered)

@@ -16,7 +16,7 @@ gradient's entries, ``s = max(max|a|, max|b|)``):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from itertools import pairwise
+from math import prod
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from .errors import InvalidValueError, message
 from .network import Network, check_finite, cost
 from .numerical import DEFAULT_STEP, NumericalRoute, numerical_route
 from .parameters import Parameters
+from .paths import jacobian_shapes, targets
 
 EXACT_RTOL, EXACT_ATOL = 1e-10, 1e-13
 NUMERICAL_RTOL, NUMERICAL_ATOL = 1e-5, 1e-7
@@ -35,12 +36,12 @@ INCONCLUSIVE = 1e-3
 MAX_WORK = 2e10
 """Multiply–adds a comparison may take (about half a minute here); more is refused."""
 SAMPLE_ABOVE, SAMPLE = 2_000, 20
-"""Above 2,000 parameters the numerical route checks 20 random entries of each ``W`` and ``b``
+"""Above 2,000 parameters the numerical route checks 20 random entries of each parameter array
 (two forward passes each) instead of every parameter."""
 
 
 def sample_size(net: Network, sample: int | str | None) -> int | None:
-    """Entries per ``W``/``b`` array the numerical route differentiates: all (``None``) for
+    """Entries per parameter array the numerical route differentiates: all (``None``) for
     networks of up to ``SAMPLE_ABOVE`` parameters when ``sample`` is ``'auto'``, else
     ``SAMPLE`` at random; an integer asks for that many."""
     if sample == "auto":
@@ -52,15 +53,22 @@ def sample_size(net: Network, sample: int | str | None) -> int | None:
 
 def budget(net: Network, batch: int, representation: str, sample: int | None) -> float:
     """Estimated multiply–adds of the three routes: the numerical route runs two forward
-    passes of the batch per differentiated entry (``2·S·B·F``, ``F = Σ n_l n_{l-1}``); the
-    Jacobian route multiplies ``3L`` chains per example, whose widest factor has
-    ``n_l²·n_{l-1}`` entries when dense and ``n_l·n_{l-1}`` when structured or sparse."""
-    F = sum(n * m for m, n in pairwise(net.sizes))
-    S = net.parameter_count if sample is None else min(net.parameter_count, 2 * net.depth * sample)
-    widest = max(
-        (n * n * m if representation == "dense" else n * m) for m, n in pairwise(net.sizes)
-    )
-    return 2.0 * S * batch * F + 3.0 * net.depth * batch * widest
+    passes of the batch per differentiated entry (``2·S·B·F``, ``F`` the forward pass's
+    multiply–adds, ``Σ n_l n_{l-1}`` for dense layers); the Jacobian route multiplies one chain
+    per gradient and per example, whose widest factor has ``n_l²·n_{l-1}`` entries when dense
+    (the largest dense Jacobian) and about ``n_l·n_{l-1}`` when structured or sparse (the
+    largest forward product or tensor)."""
+    F = sum(node.kind.forward_cost(node.in_shape) for node in net.nodes)
+    arrays = len(net.parameter_names)
+    S = net.parameter_count if sample is None else min(net.parameter_count, arrays * sample)
+    if representation == "dense":
+        widest = max(r * c for r, c in jacobian_shapes(net).values())
+    else:
+        widest = max(
+            max(node.kind.forward_cost(node.in_shape) for node in net.nodes),
+            max(prod(s) for s in net.shapes.values()),
+        )
+    return 2.0 * S * batch * F + float(len(targets(net))) * batch * widest
 
 
 def resolve_jacobians(
@@ -206,6 +214,6 @@ def compare(
         numeric[k] = difference(
             num.gradients[k], vec.gradients[k], NUMERICAL_RTOL, NUMERICAL_ATOL, keep, k, noise
         )
-    delta_scale = float(np.max(np.abs(vec.deltas[f"delta{net.depth}"])))
+    delta_scale = float(np.max(np.abs(list(vec.deltas.values())[-1])))
     fused_ok = jac.fused_gap is None or jac.fused_gap <= EXACT_RTOL * delta_scale + EXACT_ATOL
     return Comparison(net, params, J, jac, vec, num, exact, numeric, fused_ok)

@@ -21,7 +21,7 @@ from functools import reduce
 from itertools import pairwise
 from typing import Any
 
-from ._typing import Matrix
+from ._typing import FloatArray, Matrix
 from .errors import ShapeError, message, shape_str, unknown_name
 
 ORDERS = ("reverse", "forward", "optimal")
@@ -184,6 +184,30 @@ def row_to_matrix(row: Matrix, shape: tuple[int, int]) -> Matrix:
             message("row", f"shape 1×{n * m} to reshape into {n}×{m}", shape_str(row.shape))
         )
     return row.reshape(n, m, order="C")
+
+
+def row_to_tensor(row: Matrix, shape: tuple[int, ...]) -> FloatArray:
+    """``∂L/∂vec(θ)`` (``1 × size``) reshaped in C order to ``θ``'s shape: a vector for a bias,
+    ``n × m`` for a dense ``W``, ``C_out × C_in × k × k`` for a convolution's.
+
+    >>> import numpy as np
+    >>> row_to_tensor(np.arange(8.0).reshape(1, 8), (2, 1, 2, 2))[1, 0].tolist()
+    [[4.0, 5.0], [6.0, 7.0]]
+    """
+    if len(shape) == 1:
+        return row_to_vector(row)
+    if len(shape) == 2:
+        return row_to_matrix(row, (shape[0], shape[1]))
+    size = 1
+    for s in shape:
+        size *= s
+    if row.shape != (1, size):
+        raise ShapeError(
+            message(
+                "row", f"shape 1×{size} to reshape into {shape_str(shape)}", shape_str(row.shape)
+            )
+        )
+    return row.reshape(shape, order="C")
 
 
 def row_to_vector(row: Matrix) -> Matrix:

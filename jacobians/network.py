@@ -1,24 +1,42 @@
-"""A network: sizes ``n_0-n_1-…-n_L``, one activation per layer, and a loss.
+"""A network: an input shape, a sequence of layers (``nn.Sequential`` style) and a loss.
 
-``z[l] = W[l] a[l-1] + b[l]``, ``a[l] = g[l](z[l])``, ``ŷ = a[L]``; a batch stacks examples as
-columns and the cost is the mean of their losses, ``J = (1/B) Σ_i L(ŷ(i), y(i))``.
+``conv2d(4, 3, padding=1), relu, maxpool(2), flatten, dense(10), softmax`` on inputs ``1x8x8``;
+the dense shorthand ``3-4-2-1`` with ``relu, relu, sigmoid`` is the sequence
+``dense(4), relu, dense(2), relu, dense(1), sigmoid`` on inputs of ``3``.
+
+Numbering and names (NOTATION.md, "Beyond dense layers"): a parametric layer followed directly
+by an activation is **one** layer ``l``, with ``z[l]`` the parametric output and
+``a[l] = g(z[l])``; every other entry is a layer of its own with output ``a[l]``. Layers are
+numbered from 1 in the order written, ``a[0] = x``, and parameters carry their layer's number
+(``W1``, ``b1``). Each entry becomes a :class:`Node`: the kind applied to the tensor named
+``input``, giving the tensor named ``output``.
+
+A batch stacks examples on a new **last** axis; the cost is the mean of the examples' losses,
+``J = (1/B) Σ_i L(ŷ(i), y(i))``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from itertools import pairwise
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from math import prod
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._typing import FloatArray
 from .activations import Activation, get_activation
-from .errors import InvalidValueError, message
-from .layers import forward as layer_forward
+from .errors import InvalidValueError, ShapeError, message
+from .layers.activation import from_rule
+from .layers.base import Kind, NodeNames, Shape, show
+from .layers.dense import Dense
+from .layers.registry import parse_layers
 from .losses import FUSED, FusedOutput, Loss, get_loss
-from .parameters import Parameters
+
+if TYPE_CHECKING:
+    from .parameters import Parameters
 
 DEFAULT_SIZES = (3, 4, 2, 1)
 DEFAULT_ACTIVATIONS = ("relu", "relu", "sigmoid")
@@ -53,6 +71,44 @@ def parse_sizes(sizes: str | Sequence[int]) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
+def parse_input(shape: str | int | Sequence[int]) -> Shape:
+    """One example's shape: ``'3'`` (a vector), ``'1x28x28'`` (channels × height × width).
+
+    >>> parse_input("1x28x28"), parse_input(3)
+    ((1, 28, 28), (3,))
+    """
+    if isinstance(shape, bool):
+        raise InvalidValueError(message("input", "whole numbers", repr(shape)))
+    if isinstance(shape, int | np.integer):
+        values = [int(shape)]
+    elif isinstance(shape, str):
+        parts = [p.strip() for p in re.split(r"[x×,]", shape.strip())]
+        if not all(re.fullmatch(r"[+-]?\d+", p) for p in parts):
+            raise InvalidValueError(
+                message(
+                    "input",
+                    "a shape such as 3 or 1x28x28 (channels×height×width)",
+                    repr(shape),
+                )
+            )
+        values = [int(p) for p in parts]
+    else:
+        values = list(shape)
+        if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values):
+            raise InvalidValueError(message("input", "whole numbers", repr(shape)))
+    if not 1 <= len(values) <= 3:
+        raise InvalidValueError(
+            message(
+                "input",
+                "1 to 3 sizes: n (a vector), T×d (a sequence) or C×H×W (an image)",
+                repr(shape),
+            )
+        )
+    if min(values) < 1:
+        raise InvalidValueError(message("input", "positive sizes", repr(shape)))
+    return tuple(int(v) for v in values)
+
+
 def parse_names(names: str | Sequence[str], what: str = "activations") -> list[str]:
     """``'relu,relu,sigmoid'`` or a sequence → a list of names; an empty name is refused."""
     parts = names.split(",") if isinstance(names, str) else [str(n) for n in names]
@@ -71,12 +127,74 @@ def parse_names(names: str | Sequence[str], what: str = "activations") -> list[s
     return out
 
 
+def display(name: str) -> str:
+    """A tensor's name as the notation writes it: ``z2`` → ``z[2]``, ``W3_1`` → ``W[3_1]``."""
+    match = re.fullmatch(r"([A-Za-z]+)(\d[\d_]*)", name)
+    return f"{match.group(1)}[{match.group(2)}]" if match else name
+
+
+@dataclass(frozen=True)
+class Node:
+    """One spec entry in place: ``kind`` applied to the tensor ``input`` gives ``output``.
+
+    ``entry`` is the 1-based position in the spec, ``layer`` the notation's ``l``; shapes are
+    one example's; ``parameters`` maps each role to its name (``{"W": "W1", "b": "b1"}``)."""
+
+    kind: Kind
+    entry: int
+    layer: int
+    input: str
+    output: str
+    in_shape: Shape
+    out_shape: Shape
+    parameters: Mapping[str, str] = field(hash=False)
+
+    @property
+    def names(self) -> NodeNames:
+        """How the report writes this node's tensors (``a[1]``, ``z[2]``, ``W[2]``)."""
+        return NodeNames(
+            self.layer,
+            display(self.input),
+            display(self.output),
+            self.in_shape,
+            self.out_shape,
+            {role: display(name) for role, name in self.parameters.items()},
+        )
+
+    def jacobian_name(self, role: str) -> str:
+        """``J_z2_a1`` for the input, ``J_z2_W2`` for a parameter."""
+        source = self.input if role == "input" else self.parameters[role]
+        return f"J_{self.output}_{source}"
+
+
+def _nodes(kinds: Sequence[Kind], input_shape: Shape) -> tuple[Node, ...]:
+    """Number the entries (a parametric entry followed by an activation is one layer), name
+    their tensors and parameters, and check every shape, naming the entry that fails."""
+    nodes: list[Node] = []
+    shape, source, layer, i = input_shape, "a0", 0, 0
+    while i < len(kinds):
+        layer += 1
+        grouped = kinds[i].parametric and i + 1 < len(kinds) and kinds[i + 1].activation
+        outputs = [f"z{layer}", f"a{layer}"] if grouped else [f"a{layer}"]
+        for offset, output in enumerate(outputs):
+            kind = kinds[i + offset]
+            try:
+                out_shape = kind.out_shape(shape)
+            except ShapeError as e:
+                raise ShapeError(f"layers[{i + offset + 1}] {kind.spec()!r}: {e}") from None
+            names = {role: f"{role}{layer}" for role in kind.roles}
+            nodes.append(Node(kind, i + offset + 1, layer, source, output, shape, out_shape, names))
+            shape, source = out_shape, output
+        i += len(outputs)
+    return tuple(nodes)
+
+
 @dataclass(frozen=True)
 class Network:
-    """The architecture: sizes, activations and loss (no parameter values)."""
+    """The architecture: one example's input shape, the nodes, and the loss (no values)."""
 
-    sizes: tuple[int, ...]
-    activations: tuple[Activation, ...]
+    input_shape: Shape
+    nodes: tuple[Node, ...]
     loss: Loss
 
     @classmethod
@@ -86,7 +204,7 @@ class Network:
         activations: str | Sequence[str] = DEFAULT_ACTIVATIONS,
         loss: str = DEFAULT_LOSS,
     ) -> Network:
-        """Build and validate a network from its spec.
+        """The dense shorthand: ``3-4-2-1`` with one activation per layer.
 
         >>> Network.from_spec("3-4-2-1", "relu,relu,sigmoid", "bce").parameter_count
         29
@@ -102,14 +220,47 @@ class Network:
                     f"{len(names)}: {','.join(names) or '(none)'}",
                 )
             )
-        acts = tuple(get_activation(a, f"activations[{i}]") for i, a in enumerate(names, 1))
-        net = cls(n, acts, get_loss(loss))
-        net._check_output_range()
+        rules = [get_activation(a, f"activations[{i}]") for i, a in enumerate(names, 1)]
+        kinds: list[Kind] = []
+        for units, rule in zip(n[1:], rules, strict=True):
+            kinds += [Dense(units), from_rule(rule)]
+        net = cls((n[0],), _nodes(kinds, (n[0],)), get_loss(loss))
+        net._check_loss()
         return net
 
-    def _check_output_range(self) -> None:
-        required, got = self.loss.output, self.activations[-1].name
-        if required is not None and got != required:
+    @classmethod
+    def from_layers(
+        cls,
+        layers: str | Sequence[str | Kind],
+        input_shape: str | int | Sequence[int],
+        loss: str = DEFAULT_LOSS,
+    ) -> Network:
+        """A network from a spec and one example's input shape.
+
+        >>> net = Network.from_layers("conv2d(2, 2), relu, maxpool(2), flatten, dense(1), sigmoid",
+        ...                           "1x4x4")
+        >>> [(n.output, n.out_shape) for n in net.nodes][:3], net.parameter_names
+        ([('z1', (2, 3, 3)), ('a1', (2, 3, 3)), ('a2', (2, 1, 1))], ('W1', 'b1', 'W4', 'b4'))
+        """
+        shape = parse_input(input_shape)
+        kinds = parse_layers(layers)
+        net = cls(shape, _nodes(kinds, shape), get_loss(loss))
+        net._check_loss()
+        return net
+
+    def _check_loss(self) -> None:
+        required, last = self.loss.output, self.nodes[-1]
+        got = last.kind.spec() if last.kind.activation else last.kind.name
+        if required is not None and len(self.output_shape) != 1:
+            raise ShapeError(
+                message(
+                    "loss",
+                    f"a vector output for {self.loss.name!r} ({self.loss.why_output})",
+                    show(self.output_shape),
+                    f"end the network in flatten, dense(n), {required}; or use mse or sum",
+                )
+            )
+        if required is not None and last.kind.name != required:
             other = "ce with softmax" if required == "sigmoid" else "bce with sigmoid"
             raise InvalidValueError(
                 message(
@@ -120,66 +271,172 @@ class Network:
                 )
             )
 
+    # --- the layers ----------------------------------------------------------------------
     @property
     def depth(self) -> int:
-        """``L``, the number of layers with parameters."""
-        return len(self.sizes) - 1
+        """``L``, the number of the last layer."""
+        return self.nodes[-1].layer
+
+    @cached_property
+    def shapes(self) -> dict[str, Shape]:
+        """One example's shape of every tensor: ``a0``, ``z1``, ``a1``, …."""
+        out = {"a0": self.input_shape}
+        out.update({node.output: node.out_shape for node in self.nodes})
+        return out
 
     @property
-    def spec(self) -> str:
-        """``'3-4-2-1'``."""
-        return "-".join(map(str, self.sizes))
+    def output_shape(self) -> Shape:
+        """The shape of ``ŷ = a[L]`` for one example."""
+        return self.nodes[-1].out_shape
 
-    def weight_shape(self, l: int) -> tuple[int, int]:
-        """``W[l]`` is ``n_l × n_{l-1}`` (``l`` counts from 1)."""
-        return self.sizes[l], self.sizes[l - 1]
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """``n_0, n_1, …, n_L``: the number of entries of ``a[0] … a[L]``."""
+        return (prod(self.input_shape), *(prod(self.shapes[f"a{l}"]) for l in self.layers()))
+
+    def layers(self) -> range:
+        """``1 … L``."""
+        return range(1, self.depth + 1)
+
+    @property
+    def parametric(self) -> tuple[Node, ...]:
+        """The nodes with parameters, in order."""
+        return tuple(node for node in self.nodes if node.kind.roles)
+
+    @cached_property
+    def parameter_shapes(self) -> dict[str, Shape]:
+        """Every parameter's shape by name, in layer order (``W1``, ``b1``, ``W2``, …)."""
+        out: dict[str, Shape] = {}
+        for node in self.parametric:
+            shapes = node.kind.parameter_shapes(node.in_shape)
+            out.update({node.parameters[role]: shapes[role] for role in node.kind.roles})
+        return out
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """``('W1', 'b1', 'W2', 'b2', …)``."""
+        return tuple(self.parameter_shapes)
+
+    def role(self, name: str) -> str:
+        """The role of a parameter: ``W`` for ``W2``."""
+        for node in self.parametric:
+            for role, full in node.parameters.items():
+                if full == name:
+                    return role
+        raise KeyError(name)
 
     @property
     def parameter_count(self) -> int:
-        """``Σ_l n_l·n_{l-1} + n_l``."""
-        return sum(n * m + n for m, n in pairwise(self.sizes))
+        """The number of scalar parameters (``Σ_l n_l·n_{l-1} + n_l`` for dense layers)."""
+        return sum(prod(s) for s in self.parameter_shapes.values())
+
+    def weight_shape(self, l: int) -> tuple[int, ...]:
+        """The shape of ``W[l]`` (``n_l × n_{l-1}`` for a dense layer)."""
+        return self.parameter_shapes[f"W{l}"]
+
+    @property
+    def activations(self) -> tuple[Activation, ...]:
+        """The activation rules in order (one per layer in a dense network)."""
+        return tuple(node.kind.rule for node in self.nodes if node.kind.activation)  # type: ignore[attr-defined]
+
+    @property
+    def is_dense(self) -> bool:
+        """True for the dense shorthand's shape: vector input, every layer ``dense`` + an
+        activation (what the symbolic package and the row layout know how to handle)."""
+        kinds = [n.kind for n in self.nodes]
+        return (
+            len(self.input_shape) == 1
+            and len(kinds) == 2 * self.depth
+            and all(isinstance(k, Dense) for k in kinds[::2])
+            and all(k.activation for k in kinds[1::2])
+        )
+
+    @property
+    def spec(self) -> str:
+        """``'3-4-2-1'`` for a dense network, else ``'1x8x8: conv2d(4, 3), relu, …'``."""
+        if self.is_dense:
+            return "-".join(map(str, self.sizes))
+        return f"{'x'.join(map(str, self.input_shape))}: {self.layer_spec}"
+
+    @property
+    def layer_spec(self) -> str:
+        """The layers as a spec writes them."""
+        return ", ".join(node.kind.spec() for node in self.nodes)
 
     @property
     def fused(self) -> FusedOutput | None:
         """The output pair whose ``∂L/∂z[L]`` is ``(a[L] − y)ᵀ``, if this network ends in one."""
-        return FUSED.get((self.activations[-1].name, self.loss.name))
+        if len(self.nodes) < 2:
+            return None
+        return FUSED.get((self.nodes[-1].kind.name, self.loss.name))
 
-    def describe(self) -> dict[str, object]:
-        """``sizes``, ``activations``, ``loss`` as plain data (for JSON)."""
-        return {
-            "sizes": list(self.sizes),
-            "activations": [a.name for a in self.activations],
-            "loss": self.loss.name,
-        }
+    def describe(self) -> dict[str, Any]:
+        """The network as plain data (for JSON): ``input``, ``layers`` (one object per spec
+        entry: ``kind``, its arguments, ``parameters`` role → name, ``layer``, ``output``),
+        ``loss``; for a dense network also ``sizes`` and ``activations``."""
+        out: dict[str, Any] = {}
+        if self.is_dense:
+            out["sizes"] = list(self.sizes)
+            out["activations"] = [a.name for a in self.activations]
+        out["loss"] = self.loss.name
+        out["input"] = list(self.input_shape)
+        out["layers"] = [
+            {
+                **node.kind.describe(),
+                "parameters": dict(node.parameters),
+                "layer": node.layer,
+                "output": node.output,
+            }
+            for node in self.nodes
+        ]
+        return out
 
 
 @dataclass(frozen=True)
 class Cache:
-    """The forward pass: ``z[1..L]`` and ``a[0..L]``, each ``(n_l, B)``; ``z[0]`` is unused."""
+    """The forward pass: every tensor by name (``a0`` = ``x``, ``z1``, ``a1``, …), batch last."""
 
-    z: tuple[FloatArray, ...]
-    a: tuple[FloatArray, ...]
+    values: dict[str, FloatArray]
+
+    @property
+    def output(self) -> FloatArray:
+        """``ŷ = a[L]``."""
+        return self.values[next(reversed(self.values))]
+
+    @property
+    def a(self) -> tuple[FloatArray, ...]:
+        """``a[0] … a[L]``, indexed by layer."""
+        return tuple(v for k, v in self.values.items() if k.startswith("a"))
+
+    @property
+    def z(self) -> tuple[FloatArray, ...]:
+        """``z[l]`` indexed by layer (``z[0]`` and layers without ``z`` are empty)."""
+        B = self.values["a0"].shape[-1]
+        L = len(self.a) - 1
+        return tuple(self.values.get(f"z{l}", np.empty((0, B))) for l in range(L + 1))
 
 
 def forward(net: Network, params: Parameters) -> Cache:
-    """Run ``z[l] = W[l] a[l-1] + b[l]``, ``a[l] = g[l](z[l])`` on the whole batch ``x``."""
-    zs: list[FloatArray] = [np.empty((0, params.batch))]
-    acts: list[FloatArray] = [params.x]
-    for l, g in enumerate(net.activations, start=1):
-        z, a = layer_forward(params.W[l - 1], params.b[l - 1], acts[-1], g)
-        zs.append(z)
-        acts.append(a)
-    return Cache(tuple(zs), tuple(acts))
+    """Every node's output on the whole batch ``x``."""
+    values: dict[str, FloatArray] = {"a0": params.x}
+    for node in net.nodes:
+        values[node.output] = node.kind.forward(params.of(node), values[node.input])
+    return Cache(values)
+
+
+def flat(value: FloatArray) -> FloatArray:
+    """A batch-last tensor as ``size × B`` (each example a column)."""
+    return value.reshape(-1, value.shape[-1])
 
 
 def losses(net: Network, params: Parameters, cache: Cache | None = None) -> FloatArray:
     """Each example's loss, shape ``(B,)``; a fused output pair is evaluated from its logits."""
     cache = forward(net, params) if cache is None else cache
-    y = params.target(net)
+    y = flat(params.target(net))
     fused = net.fused
     if fused is not None:
-        return fused.logit_value(cache.z[-1], y)
-    return net.loss.value(cache.a[-1], y)
+        return fused.logit_value(flat(cache.values[net.nodes[-1].input]), y)
+    return net.loss.value(flat(cache.output), y)
 
 
 def cost(net: Network, params: Parameters, cache: Cache | None = None) -> float:
@@ -196,20 +453,20 @@ def check_finite(net: Network, params: Parameters) -> None:
     """
     with np.errstate(all="ignore"):
         cache = forward(net, params)
-        for l in range(1, net.depth + 1):
-            for name, value in ((f"z[{l}]", cache.z[l]), (f"a[{l}]", cache.a[l])):
-                if not np.all(np.isfinite(value)):
-                    i, k = (int(v) for v in np.argwhere(~np.isfinite(value))[0])
-                    raise InvalidValueError(
-                        message(
-                            "parameters",
-                            "finite values through the network",
-                            f"{name} = {value[i, k]} for example {k}",
-                            "the values overflow float64: use smaller weights or inputs",
-                        )
+        for node in net.nodes:
+            value = cache.values[node.output]
+            if not np.all(np.isfinite(value)):
+                where = tuple(int(v) for v in np.argwhere(~np.isfinite(value))[0])
+                raise InvalidValueError(
+                    message(
+                        "parameters",
+                        "finite values through the network",
+                        f"{display(node.output)} = {value[where]} for example {where[-1]}",
+                        "the values overflow float64: use smaller weights or inputs",
                     )
+                )
         values = losses(net, params, cache)
-        row = net.loss.gradient(cache.a[-1], params.target(net))
+        row = net.loss.gradient(flat(cache.output), flat(params.target(net)))
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         i = int(bad[0])
@@ -235,12 +492,31 @@ def check_finite(net: Network, params: Parameters) -> None:
 
 def check_compatible(net: Network, params: Parameters) -> None:
     """Raise if ``params`` does not fit ``net`` (shapes) or ``y`` is not what the loss accepts."""
-    params.check_shapes(net.sizes)
+    params.check_shapes(net)
     if net.loss.needs_target:
         if params.y is None:
             raise InvalidValueError(
                 message("y", f"targets for loss {net.loss.name!r}", "none", "give y")
             )
-        net.loss.validate_target(params.y)
+        net.loss.validate_target(flat(params.y))
     elif params.y is not None and not np.all(np.isfinite(params.y)):
         raise InvalidValueError(message("y", "finite values", "NaN or infinity"))
+
+
+__all__ = [
+    "DEFAULT_ACTIVATIONS",
+    "DEFAULT_LOSS",
+    "DEFAULT_SIZES",
+    "Cache",
+    "Network",
+    "Node",
+    "check_compatible",
+    "check_finite",
+    "cost",
+    "display",
+    "forward",
+    "losses",
+    "parse_input",
+    "parse_names",
+    "parse_sizes",
+]

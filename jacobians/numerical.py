@@ -9,18 +9,17 @@ is huge next to the gradient (``|J| = 10⁹`` with gradients of order 1) that bo
 gradient and the numerical route cannot decide anything.
 
 A stencil that crosses a kink (a relu or leaky_relu input ``z`` that changes sign between
-``θ − h``, ``θ`` and ``θ + h``) measures the average of two slopes, not the derivative: such an
-entry is flagged, not compared.
+``θ − h``, ``θ`` and ``θ + h``, a max-pool window whose maximum moves) measures the average of
+two slopes, not the derivative: such an entry is flagged, not compared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._typing import FloatArray, Matrix
+from ._typing import Matrix
 from .network import Cache, Network, cost, forward
 from .parameters import Parameters
 
@@ -56,30 +55,19 @@ class NumericalRoute:
 
 
 def _perturbed(params: Parameters, name: str, index: tuple[int, ...], delta: float) -> Parameters:
-    W, b = list(params.W), list(params.b)
-    target = W if name[0] == "W" else b
-    l = int(name[1:]) - 1
-    array = target[l].copy()
+    array = params[name].copy()
     array[index] += delta
-    target[l] = array
-    return Parameters(tuple(W), tuple(b), params.x, params.y)
-
-
-def _kink_inputs(net: Network, cache: Cache) -> Iterator[FloatArray]:
-    for l, g in enumerate(net.activations, start=1):
-        for kink in g.kinks:
-            yield cache.z[l] - kink
+    return params.replaced(name, array)
 
 
 def crosses_kink(net: Network, caches: tuple[Cache, Cache, Cache]) -> bool:
-    """True if some kinked activation's input changes side of its kink across the stencil
-    ``θ − h``, ``θ``, ``θ + h``, or sits on the kink and moves (an input the perturbation does
-    not move stays on one piece of the function, kink or not)."""
-    sides = [list(_kink_inputs(net, c)) for c in caches]
-    for lo, mid, hi in zip(*sides, strict=True):
-        s = np.sign(np.stack([lo, mid, hi]))
-        moves = (lo != hi) | (lo != mid)
-        if np.any(s.min(axis=0) != s.max(axis=0)) or np.any((s == 0).any(axis=0) & moves):
+    """True if some layer's derivative jumps across the stencil ``θ − h``, ``θ``, ``θ + h``:
+    a kinked activation's input changes side of its kink, or sits on the kink and moves (an
+    input the perturbation does not move stays on one piece of the function, kink or not); a
+    max-pool window changes its maximum (:meth:`~jacobians.layers.base.Kind.crosses_kink`)."""
+    for node in net.nodes:
+        inputs = tuple(c.values[node.input] for c in caches)
+        if node.kind.crosses_kink(inputs):  # type: ignore[arg-type]
             return True
     return False
 
@@ -91,7 +79,7 @@ def numerical_route(
     sample: int | None = None,
     seed: int = 0,
 ) -> NumericalRoute:
-    """``(J(θ + h e_k) − J(θ − h e_k)) / 2h`` for every entry ``k`` of every ``W[l]`` and ``b[l]``,
+    """``(J(θ + h e_k) − J(θ − h e_k)) / 2h`` for every entry ``k`` of every parameter,
     or, with ``sample``, for that many entries of each array drawn at random (reproducibly
     from ``seed``), as the classic sparse gradient checks do; the others are NaN and unchecked.
 
@@ -107,26 +95,26 @@ def numerical_route(
     checked: dict[str, np.ndarray] = {}
     base = forward(net, params)
     rng = np.random.default_rng(seed)
-    for l in range(1, net.depth + 1):
-        for name, value in ((f"W{l}", params.W[l - 1]), (f"b{l}", params.b[l - 1])):
-            grad = np.full(value.shape, np.nan)
-            rounding = np.zeros_like(value)
-            flags = np.zeros(value.shape, dtype=bool)
-            chosen = np.zeros(value.shape, dtype=bool)
-            if sample is None or sample >= value.size:
-                chosen[...] = True
-            else:
-                chosen.flat[rng.choice(value.size, size=sample, replace=False)] = True
-            for index in zip(*np.nonzero(chosen), strict=True):
-                up, down = (
-                    _perturbed(params, name, index, step),
-                    _perturbed(params, name, index, -step),
-                )
-                cu, cd = forward(net, up), forward(net, down)
-                j_up, j_down = cost(net, up, cu), cost(net, down, cd)
-                grad[index] = (j_up - j_down) / (2 * step)
-                rounding[index] = ROUNDING * EPS * max(abs(j_up), abs(j_down)) / step
-                flags[index] = crosses_kink(net, (cd, base, cu))
-            key = f"d{name}"
-            gradients[key], kinks[key], noise[key], checked[key] = grad, flags, rounding, chosen
+    for name in net.parameter_names:
+        value = params[name]
+        grad = np.full(value.shape, np.nan)
+        rounding = np.zeros_like(value)
+        flags = np.zeros(value.shape, dtype=bool)
+        chosen = np.zeros(value.shape, dtype=bool)
+        if sample is None or sample >= value.size:
+            chosen[...] = True
+        else:
+            chosen.flat[rng.choice(value.size, size=sample, replace=False)] = True
+        for index in zip(*np.nonzero(chosen), strict=True):
+            up, down = (
+                _perturbed(params, name, index, step),
+                _perturbed(params, name, index, -step),
+            )
+            cu, cd = forward(net, up), forward(net, down)
+            j_up, j_down = cost(net, up, cu), cost(net, down, cd)
+            grad[index] = (j_up - j_down) / (2 * step)
+            rounding[index] = ROUNDING * EPS * max(abs(j_up), abs(j_down)) / step
+            flags[index] = crosses_kink(net, (cd, base, cu))
+        key = f"d{name}"
+        gradients[key], kinks[key], noise[key], checked[key] = grad, flags, rounding, chosen
     return NumericalRoute(gradients, kinks, step, noise, checked, sample)

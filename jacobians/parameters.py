@@ -1,79 +1,119 @@
-"""Parameter values ``W1, b1, …, WL, bL`` and data ``x, y``: made from a seed, or read and checked.
+"""Parameter values by name (``W1``, ``b1``, …) and data ``x``, ``y``: made from a seed, or read
+and checked.
 
-Shapes (NOTATION.md, column layout): ``W[l]`` is ``n_l × n_{l-1}``, ``b[l]`` has ``n_l`` entries
-(a column ``n_l × 1`` is accepted too), ``x`` is ``n_0`` (one example) or ``n_0 × B`` (a batch
-of ``B`` examples as columns), ``y`` is ``n_L`` or ``n_L × B`` (a bare number when ``n_L = B = 1``).
-Internally ``x`` and ``y`` are always 2-D, one column per example.
+Shapes (NOTATION.md): each parameter has the shape its layer gives it (a dense ``W[l]`` is
+``n_l × n_{l-1}``, a convolution's ``W[l]`` is ``C_out × C_in × k × k``, every ``b[l]`` a vector;
+a bias given as a column ``n × 1`` is accepted too). ``x`` holds one example (the input shape)
+or a batch (the input shape × ``B``: examples on the **last** axis, as columns in the column
+layout); ``y`` likewise with the output's shape (a bare number when it has one entry and
+``B = 1``). Internally ``x`` and ``y`` always carry the batch axis.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from math import prod
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._typing import FloatArray, Matrix, Vector
+from ._typing import FloatArray
 from .errors import InvalidValueError, ParameterFileError, ShapeError, message, shape_str
 
 if TYPE_CHECKING:
-    from .network import Network
+    from .network import Network, Node
 
 _NAME = re.compile(r"^(W|b)([1-9][0-9]*)$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False, eq=False)
 class Parameters:
-    """``W[l]`` (``n_l × n_{l-1}``), ``b[l]`` (``n_l``) for ``l = 1..L``; ``x`` (``n_0 × B``), ``y``
-    (``n_L × B``, or ``None`` for a loss that ignores it)."""
+    """Parameter values by name (``values``), ``x`` (input shape × ``B``) and ``y`` (output shape
+    × ``B``, or ``None`` for a loss that ignores it).
 
-    W: tuple[Matrix, ...]
-    b: tuple[Vector, ...]
-    x: Matrix
-    y: Matrix | None
+    ``Parameters((W1, W2), (b1, b2), x, y)`` builds the values of a dense network;
+    ``Parameters({"W1": …, "b1": …}, None, x, y)`` those of any network."""
+
+    values: dict[str, FloatArray]
+    x: FloatArray
+    y: FloatArray | None
+
+    def __init__(
+        self,
+        W: Sequence[FloatArray] | Mapping[str, FloatArray],
+        b: Sequence[FloatArray] | None,
+        x: FloatArray,
+        y: FloatArray | None,
+    ) -> None:
+        if isinstance(W, Mapping):
+            values = dict(W)
+        else:
+            values = {}
+            for l, (w, v) in enumerate(zip(W, b or (), strict=True), start=1):
+                values[f"W{l}"], values[f"b{l}"] = w, v
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+
+    @property
+    def W(self) -> tuple[FloatArray, ...]:
+        """The weights ``W1, W2, …`` in layer order."""
+        return tuple(v for k, v in self.values.items() if k.startswith("W"))
+
+    @property
+    def b(self) -> tuple[FloatArray, ...]:
+        """The biases ``b1, b2, …`` in layer order."""
+        return tuple(v for k, v in self.values.items() if k.startswith("b"))
+
+    def __getitem__(self, name: str) -> FloatArray:
+        return self.values[name]
 
     @property
     def batch(self) -> int:
-        """``B``, the number of examples (columns of ``x``)."""
-        return int(self.x.shape[1])
+        """``B``, the number of examples (the last axis of ``x``)."""
+        return int(self.x.shape[-1])
+
+    def of(self, node: Node) -> dict[str, FloatArray]:
+        """A layer's values by role (``{"W": W2, "b": b2}``)."""
+        return {role: self.values[name] for role, name in node.parameters.items()}
 
     def target(self, net: Network) -> FloatArray:
-        """``y`` (``n_L × B``); zeros for a loss that ignores it."""
+        """``y`` (output shape × ``B``); zeros for a loss that ignores it."""
         if self.y is not None:
             return self.y
-        return np.zeros((net.sizes[-1], self.batch))
+        return np.zeros((*net.output_shape, self.batch))
 
     def example(self, i: int) -> Parameters:
-        """The same weights with only example ``i`` (``x`` becomes ``n_0 × 1``)."""
-        y = None if self.y is None else self.y[:, i : i + 1]
-        return Parameters(self.W, self.b, self.x[:, i : i + 1], y)
+        """The same weights with only example ``i`` (the batch axis kept, of length 1)."""
+        y = None if self.y is None else self.y[..., i : i + 1]
+        return Parameters(self.values, None, self.x[..., i : i + 1], y)
 
-    def check_shapes(self, sizes: tuple[int, ...]) -> None:
-        """Raise :class:`ShapeError` unless every array has its NOTATION.md shape for ``sizes``."""
-        depth = len(sizes) - 1
-        if len(self.W) != depth or len(self.b) != depth:
+    def replaced(self, name: str, value: FloatArray) -> Parameters:
+        """The same values with parameter ``name`` replaced."""
+        return Parameters({**self.values, name: value}, None, self.x, self.y)
+
+    def check_shapes(self, net: Network) -> None:
+        """Raise :class:`ShapeError` unless every array has its NOTATION.md shape for ``net``."""
+        expected = net.parameter_shapes
+        if set(self.values) != set(expected):
             raise ShapeError(
                 message(
                     "parameters",
-                    f"{depth} weight matrices and bias vectors",
-                    f"{len(self.W)} and {len(self.b)}",
+                    ", ".join(expected),
+                    ", ".join(self.values) or "none",
                 )
             )
-        for l in range(1, depth + 1):
-            _expect(f"W{l}", self.W[l - 1], (sizes[l], sizes[l - 1]))
-            _expect(f"b{l}", self.b[l - 1], (sizes[l],))
-        _expect("x", self.x, (sizes[0], self.batch))
+        for name, shape in expected.items():
+            _expect(name, self.values[name], shape)
+        _expect("x", self.x, (*net.input_shape, self.batch))
         if self.y is not None:
-            _expect("y", self.y, (sizes[-1], self.batch))
+            _expect("y", self.y, (*net.output_shape, self.batch))
 
     def arrays(self) -> dict[str, FloatArray]:
         """``{'W1': …, 'b1': …, …, 'x': …, 'y': …}`` (``y`` left out when absent)."""
-        out: dict[str, FloatArray] = {}
-        for l, (W, b) in enumerate(zip(self.W, self.b, strict=True), start=1):
-            out[f"W{l}"], out[f"b{l}"] = W, b
+        out = dict(self.values)
         out["x"] = self.x
         if self.y is not None:
             out["y"] = self.y
@@ -92,19 +132,30 @@ def _expect(name: str, array: FloatArray, shape: tuple[int, ...]) -> None:
 
 
 def init_parameters(net: Network, seed: int = 0, batch: int = 1) -> Parameters:
-    """Reproducible values: ``W[l] ~ N(0, 1/n_{l-1})``, ``b ~ N(0, 0.1²)``, ``x ~ N(0, 1)``.
+    """Reproducible values: each layer's own initialisation (a dense ``W[l] ~ N(0, 1/n_{l-1})``,
+    a convolution's ``W ~ N(0, 1/(C·k²))``, ``b ~ N(0, 0.1²)``), then ``x ~ N(0, 1)``.
 
-    ``y`` comes from the loss (:meth:`~jacobians.losses.Loss.sample`): 0/1 labels for bce,
-    one-hot columns for ce, ``N(0, 1)`` for mse, none for sum.
+    The draws go role by role (every layer's ``W``, then every layer's ``b``) from one
+    generator seeded with ``seed``. ``y`` comes from the loss
+    (:meth:`~jacobians.losses.Loss.sample`): 0/1 labels for bce, one-hot columns for ce,
+    ``N(0, 1)`` for mse, none for sum.
     """
     if batch < 1:
         raise InvalidValueError(message("batch", "at least 1 example", str(batch)))
     rng = np.random.default_rng(seed)
-    W = tuple(rng.standard_normal((n, m)) / np.sqrt(m) for m, n in pairwise(net.sizes))
-    b = tuple(0.1 * rng.standard_normal(n) for n in net.sizes[1:])
-    x = rng.standard_normal((net.sizes[0], batch))
-    n_out = net.sizes[-1]
-    return Parameters(W, b, x, net.loss.sample(rng, n_out, batch))
+    values: dict[str, FloatArray] = {}
+    width = max((len(node.kind.roles) for node in net.nodes), default=0)
+    for index in range(width):
+        for node in net.parametric:
+            if index < len(node.kind.roles):
+                role = node.kind.roles[index]
+                values[node.parameters[role]] = node.kind.init(role, node.in_shape, rng)
+    ordered = {name: values[name] for name in net.parameter_names}
+    x = rng.standard_normal((*net.input_shape, batch))
+    y = net.loss.sample(rng, prod(net.output_shape), batch)
+    if y is not None:
+        y = y.reshape(*net.output_shape, batch)
+    return Parameters(ordered, None, x, y)
 
 
 def _as_float_array(name: str, value: object) -> FloatArray:
@@ -128,21 +179,26 @@ def _as_float_array(name: str, value: object) -> FloatArray:
     return array
 
 
-def _as_columns(name: str, array: FloatArray, rows: int) -> Matrix:
-    """``(rows,)`` → ``(rows, 1)``; ``(rows, B)`` kept; a 0-d value when ``rows == 1``."""
-    if array.ndim == 0 and rows == 1:
-        return array.reshape(1, 1)
-    if array.ndim == 1 and array.shape[0] == rows:
-        return array.reshape(rows, 1)
-    if array.ndim == 2 and array.shape[0] == rows:
+def _as_batch(name: str, array: FloatArray, shape: tuple[int, ...]) -> FloatArray:
+    """One example (``shape``) → with a batch axis of 1; a batch (``shape × B``) kept; a 0-d
+    value when the shape has one entry. Vectors are written as columns (``n × B``)."""
+    if array.ndim == 0 and prod(shape) == 1:
+        return array.reshape(*shape, 1)
+    if array.shape == shape:
+        return array.reshape(*shape, 1)
+    if array.ndim == len(shape) + 1 and array.shape[:-1] == shape:
         return array
-    raise ShapeError(
-        message(
-            f"array {name!r}",
-            f"shape {rows} (one example) or {rows}×B (a batch as columns)",
-            shape_str(array.shape),
+    if len(shape) == 1:
+        expected = f"shape {shape[0]} (one example) or {shape[0]}×B (a batch as columns)"
+    else:
+        expected = (
+            f"shape {shape_str(shape)} (one example) or {shape_str(shape)}×B (a batch, "
+            "examples on the last axis)"
         )
-    )
+    hint = ""
+    if array.ndim == len(shape) + 1 and array.shape[1:] == shape and len(shape) > 1:
+        hint = "the batch goes last: np.moveaxis(x, 0, -1) turns (B, C, H, W) into (C, H, W, B)"
+    raise ShapeError(message(f"array {name!r}", expected, shape_str(array.shape), hint))
 
 
 def sizes_from_arrays(arrays: Mapping[str, object]) -> tuple[int, ...]:
@@ -179,8 +235,7 @@ def parameters_from_arrays(net: Network, arrays: Mapping[str, object]) -> Parame
     :class:`ShapeError` for a wrong shape, :class:`InvalidValueError` for non-numeric, NaN or
     infinite values, and ``y`` the loss does not accept.
     """
-    depth = net.depth
-    expected = [f"{p}{l}" for l in range(1, depth + 1) for p in "Wb"] + ["x"]
+    expected = [*net.parameter_names, "x"]
     if net.loss.needs_target:
         expected.append("y")
     missing = [k for k in expected if k not in arrays]
@@ -194,33 +249,36 @@ def parameters_from_arrays(net: Network, arrays: Mapping[str, object]) -> Parame
         )
     extra = sorted(set(arrays) - set(expected) - {"y"})
     if extra:
+        where = f"the {net.depth}-layer {net.spec}" if net.is_dense else net.spec
         raise ParameterFileError(
             message(
                 "parameters",
-                f"only {', '.join(expected)} for the {depth}-layer {net.spec}",
+                f"only {', '.join(expected)} for {where}",
                 f"also {', '.join(repr(k) for k in extra)}",
-                "check --sizes",
+                "check --sizes" if net.is_dense else "check --layers and --input",
             )
         )
-    W = tuple(_as_float_array(f"W{l}", arrays[f"W{l}"]) for l in range(1, depth + 1))
-    b = tuple(_as_float_array(f"b{l}", arrays[f"b{l}"]) for l in range(1, depth + 1))
-    b = tuple(v.reshape(-1) if v.ndim == 2 and v.shape[1] == 1 else v for v in b)
-    for l in range(1, depth + 1):  # the weights first: a wrong --sizes shows here, not in x
-        _expect(f"W{l}", W[l - 1], net.weight_shape(l))
-        _expect(f"b{l}", b[l - 1], (net.sizes[l],))
-    x = _as_columns("x", _as_float_array("x", arrays["x"]), net.sizes[0])
+    values: dict[str, FloatArray] = {}
+    for name, shape in net.parameter_shapes.items():  # the parameters first: a wrong spec
+        value = _as_float_array(name, arrays[name])  # shows here, not in x
+        if len(shape) == 1 and value.ndim == 2 and value.shape[1] == 1:
+            value = value.reshape(-1)  # a bias written as a column
+        _expect(name, value, shape)
+        values[name] = value
+    x = _as_batch("x", _as_float_array("x", arrays["x"]), net.input_shape)
     y = None
     if "y" in arrays:
-        y = _as_columns("y", _as_float_array("y", arrays["y"]), net.sizes[-1])
-        if y.shape[1] != x.shape[1]:
+        y = _as_batch("y", _as_float_array("y", arrays["y"]), net.output_shape)
+        if y.shape[-1] != x.shape[-1]:
+            what = "columns" if len(net.output_shape) == 1 else "examples on the last axis"
             raise ShapeError(
                 message(
                     "array 'y'",
-                    f"{x.shape[1]} columns, one per example of x",
+                    f"{x.shape[-1]} {what}, one per example of x",
                     f"shape {shape_str(y.shape)}",
                 )
             )
-    params = Parameters(W, b, x, y)
+    params = Parameters(values, None, x, y)
     from .network import check_compatible
 
     check_compatible(net, params)

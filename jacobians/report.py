@@ -5,15 +5,14 @@ No mathematics here: every number comes from the routes; this module only lays t
 
 from __future__ import annotations
 
-import re
-from itertools import pairwise
+from math import prod
 from typing import Any
 
 import numpy as np
 
 from ._typing import Json, Matrix
 from .chainrule import ChainResult
-from .chains import ChainReport, jacobian_shapes
+from .chains import ChainReport
 from .comparison import (
     EXACT_ATOL,
     EXACT_RTOL,
@@ -23,32 +22,53 @@ from .comparison import (
     Difference,
 )
 from .errors import shape_str
-from .network import Network
+from .network import Network, display
+from .paths import fused_name, jacobian_shapes, loss_name
 from .rowlayout import MatrixFunction
-
-_JAC = re.compile(r"^J_(L|[az]\d+)_([azWb]\d+)$")
 
 
 def structure(net: Network, name: str) -> str:
-    """What a Jacobian is made of, in the notation: ``J_z2_W2`` → ``I_2 ⊗ a[1]ᵀ``."""
-    m = _JAC.match(name)
-    if m is None:
-        return ""
-    out, inp = m.groups()
-    l = int(inp[1:])
-    if out == "L":
-        if inp[0] == "z":
-            return f"(a[{l}] − y)ᵀ, fused {net.activations[-1].name} + {net.loss.name}"
+    """What a Jacobian is made of, in the notation: ``J_z2_W2`` → ``I_2 ⊗ a[1]ᵀ``; each layer
+    kind says it of its own (:meth:`~jacobians.layers.base.Kind.structure`)."""
+    L = net.depth
+    if name == fused_name(net) and net.fused is not None:
+        return f"(a[{L}] − y)ᵀ, fused {net.nodes[-1].kind.name} + {net.loss.name}"
+    if name == loss_name(net):
         return f"∂{net.loss.name}/∂ŷ"
-    n = net.sizes[int(out[1:])]
-    if inp[0] == "W":
-        return f"I_{n} ⊗ a[{l - 1}]ᵀ"
-    if inp[0] == "b":
-        return f"I_{n}"
-    if inp[0] == "a":
-        return f"W[{l + 1}]"
-    g = net.activations[l - 1]
-    return f"diag({g.name}'(z[{l}]))" if g.elementwise else "diag(s) − s sᵀ, s = softmax(z)"
+    for node in net.nodes:
+        for role in ("input", *node.kind.roles):
+            if node.jacobian_name(role) == name:
+                return node.kind.structure(role, node.names)
+    return ""
+
+
+def describe_network(net: Network) -> str:
+    """``3-4-2-1 (relu, relu, sigmoid)`` for a dense network, else ``1x4x4 → conv2d(2, 2), …``."""
+    if net.is_dense:
+        return f"{net.spec} ({', '.join(a.name for a in net.activations)})"
+    return f"{'x'.join(map(str, net.input_shape))} → {net.layer_spec}"
+
+
+ROLE_NOUNS = {"W": ("weight", "weights"), "b": ("bias", "biases")}
+
+
+def parameter_line(net: Network) -> str:
+    """``22 weights + 7 biases = 29``: the parameters counted by role."""
+    counts: dict[str, int] = {}
+    for name, shape in net.parameter_shapes.items():
+        role = net.role(name)
+        counts[role] = counts.get(role, 0) + prod(shape)
+    parts = []
+    for role, count in counts.items():
+        one, many = ROLE_NOUNS.get(role, (f"{role} entry", f"{role} entries"))
+        parts.append(plural(count, one, many))
+    return f"{' + '.join(parts)} = {net.parameter_count}"
+
+
+def kink_text(net: Network) -> str:
+    """What a kink is in this network's layers (``a relu or leaky_relu input within h of 0``)."""
+    texts = dict.fromkeys(n.kind.kink_text for n in net.nodes if n.kind.kink_text)
+    return ", or ".join(texts)
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -126,10 +146,9 @@ def _kink_entries(c: Comparison, name: str, limit: int = 8) -> str:
 def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
     """The terminal report: per layer the chains, the routes side by side, their differences;
     then every Jacobian's shape and the parameter count; then the verdict."""
-    net, L = c.net, c.net.depth
-    acts = ", ".join(a.name for a in net.activations)
+    net = c.net
     lines = [
-        f"network {net.spec} ({acts}), loss {net.loss.name}, "
+        f"network {describe_network(net)}, loss {net.loss.name}, "
         f"{c.params.batch} example{'s' if c.params.batch > 1 else ''}, {source}",
         f"cost J = {c.cost:.{digits}g}; {c.jacobian.representation} Jacobian chains multiplied in "
         f"{c.jacobian.order} order ({c.jacobian.multiply_adds} multiply–adds in all, counted as "
@@ -146,14 +165,16 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
             "chains shown for example 0"
         )
     reports = {r.target: r for r in c.jacobian.chains}
-    for l in range(L, 0, -1):
-        lines += ["", f"layer {l}"]
-        for target in (f"delta{l}", f"dW{l}", f"db{l}"):
+    for node in reversed(net.parametric):
+        l = node.layer
+        gradients = [f"d{node.parameters[role]}" for role in node.kind.roles]
+        lines += ["", f"layer {l}" + ("" if net.is_dense else f": {node.kind.spec()}")]
+        for target in (f"delta{l}", *gradients):
             r = reports[target]
             lines.append(
                 f"  {target:<7} {chain_line(r)}   [{plural(r.multiply_adds, 'multiply–add')}]"
             )
-        for name in (f"dW{l}", f"db{l}"):
+        for name in gradients:
             blocks = [
                 ["", f"  {name}"],
                 _block("jacobian", c.jacobian.gradients[name], digits),
@@ -167,22 +188,17 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
             )
             if c.numerical.kinks[name].any():
                 lines.append(
-                    f"    not compared, the stencil crosses a kink (a relu or leaky_relu input "
-                    f"within h of 0): {_kink_entries(c, name)}"
+                    f"    not compared, the stencil crosses a kink ({kink_text(net)}): "
+                    f"{_kink_entries(c, name)}"
                 )
     lines += ["", "Jacobians (example 0)"]
     for name, shape in jacobian_shapes(net).items():
         lines.append(f"  {name:<9} {shape_str(shape):>7}   {structure(net, name)}")
-    weights = sum(n * m for m, n in pairwise(net.sizes))
-    biases = sum(net.sizes[1:])
-    lines += [
-        "",
-        f"parameters: {plural(weights, 'weight')} + {plural(biases, 'bias', 'biases')} "
-        f"= {net.parameter_count}",
-    ]
+    lines += ["", f"parameters: {parameter_line(net)}"]
     if c.jacobian.fused_gap is not None:
+        L, z = net.depth, display(net.nodes[-1].input)
         lines.append(
-            f"output: ∂L/∂a[{L}]·∂a[{L}]/∂z[{L}] equals the fused (a[{L}] − y)ᵀ to "
+            f"output: ∂L/∂a[{L}]·∂a[{L}]/∂{z} equals the fused (a[{L}] − y)ᵀ to "
             f"{c.jacobian.fused_gap:.1e}"
         )
     lines += [f"note: {n}" for n in c.jacobian.notes]
@@ -250,6 +266,9 @@ def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
         "order": c.jacobian.order,
         "cost": c.cost,
         "parameter_count": c.net.parameter_count,
+        "parameters": {k: v.tolist() for k, v in c.params.values.items()},
+        "x": c.params.x.tolist(),
+        "y": None if c.params.y is None else c.params.y.tolist(),
         "jacobian": {k: _tolist(v) for k, v in c.jacobian.gradients.items()},
         "vectorized": {k: _tolist(v) for k, v in c.vectorized.gradients.items()},
         "numerical": {k: _tolist(v) for k, v in c.numerical.gradients.items()},

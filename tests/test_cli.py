@@ -48,10 +48,27 @@ def test_json_holds_the_routes_shapes_and_differences(capsys: pytest.CaptureFixt
     code, out, _ = run(capsys, "compare", "--json", "--batch", "3", "--order", "optimal")
     assert code == 0
     data = json.loads(out)
-    assert data["network"] == {
+    network = data["network"]
+    assert {k: network[k] for k in ("sizes", "activations", "loss")} == {
         "sizes": [3, 4, 2, 1],
         "activations": ["relu", "relu", "sigmoid"],
         "loss": "bce",
+    }
+    # the layer sequence the shorthand stands for (NOTATION.md, "Beyond dense layers")
+    assert [layer["kind"] for layer in network["layers"]] == [
+        "dense",
+        "relu",
+        "dense",
+        "relu",
+        "dense",
+        "sigmoid",
+    ]
+    assert network["layers"][2] == {
+        "kind": "dense",
+        "units": 2,
+        "parameters": {"W": "W2", "b": "b2"},
+        "layer": 2,
+        "output": "z2",
     }
     assert data["batch"] == 3 and data["parameter_count"] == 29
     for route in ("jacobian", "vectorized", "numerical"):

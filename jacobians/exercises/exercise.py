@@ -296,7 +296,8 @@ class _ColumnMaker:
         return ColumnProblem(self.net, init_parameters(self.net, int(rng.integers(2**32)), batch))
 
     def describe(self) -> dict[str, Any]:
-        return {"layout": "column", **self.net.describe()}
+        net = self.net.describe()
+        return {"layout": "column", **{k: net[k] for k in ("sizes", "activations", "loss")}}
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from math import prod
 
 from .._typing import FloatArray
 from .quantities import ColumnProblem, Problem, RowProblem
@@ -128,7 +129,8 @@ def flattened_shape(problem: Problem, name: str) -> tuple[int, int]:
         return quantity(problem, target).shape
     m = re.fullmatch(r"J_L_W(\d+)", name)
     if m:
-        return problem.net.weight_shape(int(m.group(1)))
+        shape = problem.net.weight_shape(int(m.group(1)))
+        return shape[0], prod(shape[1:])  # a convolution's W as its C_out × C·k·k matrix
     return quantity(problem, name).shape
 
 

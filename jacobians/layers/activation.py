@@ -1,0 +1,134 @@
+"""Activations as layers: ``relu``, ``sigmoid``, ``leaky_relu(0.2)``, ``softmax``, ….
+
+An elementwise ``a = g(z)`` has the diagonal Jacobian ``diag(g'(vec z))`` on any shape and any
+batch (the batch-last ``vec`` keeps it diagonal); softmax acts on a vector and its Jacobian is
+``diag(s) − s sᵀ`` per example. The rules themselves live in :mod:`jacobians.activations`
+(elementwise) and :mod:`jacobians.softmax`; this module makes them speak the layer protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .._typing import FloatArray
+from ..activations import ACTIVATIONS, DEFAULT_LEAKY_SLOPE, Activation, Elementwise, get_activation
+from ..softmax import Softmax
+from ..structured import Diagonal, SoftmaxBatch, SoftmaxJacobian, Structured
+from .base import Kind, NodeNames, Params, Shape, argument, batch_of, need, show
+
+
+@dataclass(frozen=True)
+class ActivationKind(Kind):
+    """An activation ``a = g(z)``; :attr:`rule` is the function with its derivative."""
+
+    activation: ClassVar[bool] = True
+
+    @property
+    def rule(self) -> Activation:
+        """The activation function (value, derivative, kinks)."""
+        return get_activation(self.name)
+
+    def forward(self, params: Params, a: FloatArray) -> FloatArray:
+        return np.asarray(self.rule(a), dtype=np.float64)
+
+    def jacobians(self, params: Params, a: FloatArray, out: FloatArray) -> dict[str, Structured]:
+        """``diag(g'(vec z))``; softmax: ``diag(s) − s sᵀ`` per example."""
+        rule = self.rule
+        if isinstance(rule, Elementwise):
+            return {"input": Diagonal(rule.derivative(a).reshape(-1))}
+        if batch_of(a) == 1:
+            return {"input": SoftmaxJacobian(out[:, 0])}
+        return {"input": SoftmaxBatch(out)}
+
+    def backward(
+        self, params: Params, a: FloatArray, out: FloatArray, g: FloatArray, need_input: bool = True
+    ) -> tuple[FloatArray | None, dict[str, FloatArray]]:
+        """``g ⊙ g'(z)``; softmax: ``s ⊙ (g − (sᵀ g) 1)`` per example."""
+        return np.asarray(self.rule.vjp(a, g), dtype=np.float64), {}
+
+    def crosses_kink(self, inputs: tuple[FloatArray, FloatArray, FloatArray]) -> bool:
+        """An input that changes side of a kink across ``θ − h, θ, θ + h``, or sits on one and
+        moves (an input the perturbation does not move stays on one piece, kink or not)."""
+        for kink in self.rule.kinks:
+            lo, mid, hi = (x - kink for x in inputs)
+            s = np.sign(np.stack([lo, mid, hi]))
+            moves = (lo != hi) | (lo != mid)
+            if np.any(s.min(axis=0) != s.max(axis=0)) or np.any((s == 0).any(axis=0) & moves):
+                return True
+        return False
+
+    kink_text: ClassVar[str] = "a relu or leaky_relu input within h of 0"
+
+    def structure(self, role: str, node: NodeNames) -> str:
+        if self.rule.elementwise:
+            return f"diag({self.rule.name}'({node.input}))"
+        return f"diag(s) − s sᵀ, s = softmax({node.input[0]})"
+
+
+@dataclass(frozen=True)
+class Softmaxed(ActivationKind):
+    """``softmax``: on a vector (one distribution per example)."""
+
+    name: ClassVar[str] = "softmax"
+
+    @property
+    def rule(self) -> Activation:
+        return Softmax()
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        need(
+            len(in_shape) == 1,
+            "input",
+            "a vector (softmax is a distribution over one vector)",
+            show(in_shape),
+            "add flatten before softmax",
+        )
+        return in_shape
+
+
+@dataclass(frozen=True)
+class LeakyRelu(ActivationKind):
+    """``leaky_relu(slope=0.01)``: ``z`` for ``z > 0``, ``slope·z`` otherwise."""
+
+    slope: float = argument(default=DEFAULT_LEAKY_SLOPE, help="the slope left of 0")
+    name: ClassVar[str] = "leaky_relu"
+
+    @property
+    def rule(self) -> Activation:
+        if self.slope == DEFAULT_LEAKY_SLOPE:
+            return get_activation("leaky_relu")
+        return get_activation(f"leaky_relu:{self.slope!r}")
+
+
+def _elementwise(key: str) -> type[ActivationKind]:
+    """A kind for the elementwise rule called ``key`` (no arguments)."""
+    kind: type[ActivationKind] = dataclass(frozen=True)(
+        type(key.title().replace("_", ""), (ActivationKind,), {})
+    )
+    kind.name = key
+    kind.__doc__ = f"``{key}``: elementwise, ``∂a/∂z = diag({key}'(z))``."
+    return kind
+
+
+ACTIVATION_KINDS: dict[str, type[ActivationKind]] = {
+    **{key: LeakyRelu if key == "leaky_relu" else _elementwise(key) for key in ACTIVATIONS},
+    Softmaxed.name: Softmaxed,
+}
+"""Every activation's kind by its spec name (one class each, made once)."""
+
+
+def activation_kinds() -> Iterator[tuple[str, type[Kind]]]:
+    """Every activation by its spec name."""
+    yield from ACTIVATION_KINDS.items()
+
+
+def from_rule(rule: Activation) -> Kind:
+    """The kind of an activation given by its rule (``leaky_relu:0.2`` → ``leaky_relu(0.2)``)."""
+    key, _, slope = rule.name.partition(":")
+    if key == "leaky_relu":
+        return LeakyRelu(float(slope) if slope else DEFAULT_LEAKY_SLOPE)
+    return ACTIVATION_KINDS[key]()

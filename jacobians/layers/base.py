@@ -1,0 +1,180 @@
+"""The layer protocol: what every kind of layer knows about itself, and nothing else does.
+
+A *kind* (``dense``, ``conv2d``, ``maxpool``, ``relu``, …) is one entry of a network spec. It
+knows:
+
+- its arguments (the dataclass fields of the kind, with their defaults and checks), so that
+  the spec parser and the JSON description need no table of their own;
+- its shapes: :meth:`Kind.out_shape` and :meth:`Kind.parameter_shapes` for one example's input
+  shape, each refusing an input it cannot take with a message that says what to do;
+- its parameters' initial values (:meth:`Kind.init`, one role at a time);
+- its forward pass on a batch (:meth:`Kind.forward`; the batch on the last axis);
+- its Jacobians (:meth:`Kind.jacobians`): ``"input"`` → ``∂vec(out)/∂vec(in)`` and each
+  parameter role → ``∂vec(out)/∂vec(θ)``, as :mod:`jacobians.structured` objects that become
+  dense or sparse on request. Given a batch of ``B`` examples they are the *batch* Jacobians
+  (``vec`` over the batch-last array); for ``B = 1`` they are one example's, the matrices of
+  NOTATION.md;
+- its compact backward pass (:meth:`Kind.backward`): the output gradient in, the input
+  gradient and the parameter gradients out, by the familiar formulas (``δ aᵀ``, ``Δ U``, the
+  transposed correlation, …) and no Jacobian;
+- where its derivative jumps (:meth:`Kind.crosses_kink`), for the numerical route;
+- how to say what each Jacobian is (:meth:`Kind.structure`), for the report.
+
+The routes, the composer, the report and the checker iterate over layers and call these; none
+of them knows what a convolution is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._typing import FloatArray
+from ..errors import ShapeError, message, shape_str
+from ..structured import Structured
+
+Shape = tuple[int, ...]
+Params = Mapping[str, FloatArray]
+"""A layer's parameter values by role (``{"W": …, "b": …}``)."""
+
+
+def show(shape: Shape) -> str:
+    """How a tensor's shape reads in messages: ``a vector of 10``, ``an image 4×8×8``."""
+    if len(shape) == 1:
+        return f"a vector of {shape[0]}"
+    if len(shape) == 3:
+        return f"an image {shape_str(shape)}"
+    if len(shape) == 2:
+        return f"a sequence {shape_str(shape)}"
+    return f"a tensor {shape_str(shape)}"
+
+
+def spec_value(value: object) -> str:
+    """An argument as a spec writes it: ``3``, ``0.2``, ``true``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def argument(minimum: float | None = None, help: str = "", **kwargs: Any) -> Any:
+    """A kind's argument: a dataclass field with a lower bound and a line of help."""
+    return dataclasses.field(metadata={"minimum": minimum, "help": help}, **kwargs)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of layer with its arguments (subclasses are frozen dataclasses whose fields are
+    the arguments, in the order a spec gives them positionally)."""
+
+    name: ClassVar[str] = "?"
+    parametric: ClassVar[bool] = False
+    """A parametric layer followed by an activation is one numbered layer (``z[l]``, ``a[l]``)."""
+    roles: ClassVar[tuple[str, ...]] = ()
+    """Parameter roles in the order they are named, drawn and written (``("W", "b")``)."""
+    activation: ClassVar[bool] = False
+    """True for the activations, which join a parametric layer before them."""
+
+    # --- description ---------------------------------------------------------------------
+    def arguments(self) -> dict[str, Any]:
+        """The arguments by name, as the JSON description and the spec show them."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def spec(self) -> str:
+        """The entry as a spec writes it: ``conv2d(4, 3, padding=1)``, ``relu``."""
+        parts: list[str] = []
+        fields = dataclasses.fields(self)
+        for f in fields:
+            value = getattr(self, f.name)
+            required = f.default is dataclasses.MISSING
+            if not required and (value is None or value == f.default):
+                continue
+            positional = required or len(fields) == 1
+            parts.append(spec_value(value) if positional else f"{f.name}={spec_value(value)}")
+        return f"{self.name}({', '.join(parts)})" if parts else self.name
+
+    def describe(self) -> dict[str, Any]:
+        """``{"kind": "conv2d", "out_channels": 4, "kernel": 3, "stride": 1, "padding": 0}``."""
+        return {"kind": self.name, **self.arguments()}
+
+    # --- shapes and values ---------------------------------------------------------------
+    def out_shape(self, in_shape: Shape) -> Shape:
+        """One example's output shape; raises :class:`~jacobians.errors.ShapeError` for an
+        input this kind cannot take."""
+        return in_shape
+
+    def parameter_shapes(self, in_shape: Shape) -> dict[str, Shape]:
+        """Each role's shape for this input shape (``{}`` without parameters)."""
+        return {}
+
+    def forward_cost(self, in_shape: Shape) -> int:
+        """Multiply–adds of one example's forward pass (0 for the cheap elementwise kinds):
+        what the work estimates of :mod:`jacobians.comparison` add up."""
+        return 0
+
+    def init(self, role: str, in_shape: Shape, rng: np.random.Generator) -> FloatArray:
+        """A reproducible initial value for ``role``."""
+        raise NotImplementedError(f"{self.name} has no parameter {role!r}")
+
+    def forward(self, params: Params, a: FloatArray) -> FloatArray:
+        """The output for every example of ``a`` (batch on the last axis)."""
+        raise NotImplementedError
+
+    # --- derivatives ---------------------------------------------------------------------
+    def jacobians(self, params: Params, a: FloatArray, out: FloatArray) -> dict[str, Structured]:
+        """``"input"`` → ``∂vec(out)/∂vec(a)`` and each role → ``∂vec(out)/∂vec(θ)`` for the
+        batch ``a`` (``out`` its forward value): the batch Jacobians, which for one example
+        (``B = 1``) are that example's Jacobians."""
+        raise NotImplementedError
+
+    def backward(
+        self, params: Params, a: FloatArray, out: FloatArray, g: FloatArray, need_input: bool = True
+    ) -> tuple[FloatArray | None, dict[str, FloatArray]]:
+        """The compact backward pass: ``g`` holds each example's gradient with respect to its
+        output (the shape of ``out``); returns each example's gradient with respect to its
+        input (the shape of ``a``; ``None`` unless ``need_input``) and each parameter's
+        gradient summed over the examples."""
+        raise NotImplementedError
+
+    def crosses_kink(self, inputs: tuple[FloatArray, FloatArray, FloatArray]) -> bool:
+        """Whether a finite-difference stencil, whose three evaluations gave this layer the
+        inputs ``inputs`` (at ``θ − h``, ``θ``, ``θ + h``), crosses a point where the layer's
+        derivative jumps (a relu input changing sign, a max-pool window changing its maximum)."""
+        return False
+
+    kink_text: ClassVar[str] = ""
+    """What a kink of this kind is, for the report (``a relu input within h of 0``)."""
+
+    def structure(self, role: str, node: NodeNames) -> str:
+        """What the Jacobian with respect to ``role`` (or ``"input"``) is made of, in the
+        notation (``I_2 ⊗ a[1]ᵀ``, ``W[3]``, ``diag(relu'(z[1]))``)."""
+        return ""
+
+
+@dataclass(frozen=True)
+class NodeNames:
+    """How a layer's tensors are written in the report: ``layer`` ``l``, its input ``a[1]``,
+    its output ``z[2]`` and its parameters by role (``{"W": "W[2]"}``); shapes of one example."""
+
+    layer: int
+    input: str
+    output: str
+    in_shape: Shape
+    out_shape: Shape
+    parameters: Mapping[str, str]
+
+
+def need(condition: bool, what: str, expected: str, got: str, hint: str = "") -> None:
+    """Raise :class:`ShapeError` with the standard message unless ``condition``."""
+    if not condition:
+        raise ShapeError(message(what, expected, got, hint))
+
+
+def batch_of(a: FloatArray) -> int:
+    """``B``: the size of the last axis."""
+    return int(a.shape[-1])

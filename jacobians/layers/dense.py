@@ -1,0 +1,174 @@
+"""``dense(units)``: ``z = W a + b``, and its Jacobians as explicit matrices.
+
+With ``n = n_l`` outputs, ``m = n_{l-1}`` inputs and ``a = a[l-1]`` (NOTATION.md):
+
+=====================  ============  ===========================================
+Jacobian               shape          value
+=====================  ============  ===========================================
+``∂z/∂vec(W)``         ``n × n·m``    ``I_n ⊗ aᵀ`` (row-major ``vec``)
+``∂z/∂b``              ``n × n``      ``I_n``
+``∂z/∂a[l-1]``         ``n × m``      ``W``
+``∂a/∂z``              ``n × n``      ``diag(g'(z))``, or ``diag(s) − s sᵀ`` for softmax
+=====================  ============  ===========================================
+
+(``∂a/∂z`` belongs to the activation, :mod:`jacobians.layers.activation`; it is here for the
+functions that compute one example's matrices directly.)
+
+Why ``I_n ⊗ aᵀ``: ``z_i = Σ_k W_ik a_k + b_i`` depends on row ``i`` of ``W`` only, and on it
+through ``aᵀ``; with ``vec(W)[i·m + k] = W[i, k]`` that row occupies columns ``i·m … i·m+m−1``.
+
+For a batch ``A`` (``m × B``, one example per column) the batch Jacobians are ``I_n ⊗ Aᵀ``,
+``I_n ⊗ 1_B`` and ``W ⊗ I_B``; the compact backward is ``dW = Δ Aᵀ``, ``db = Δ 1``,
+``∂L/∂A = Wᵀ Δ``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .._typing import FloatArray, Matrix, Vector
+from ..activations import Activation
+from ..errors import ShapeError, message, shape_str
+from ..structured import (
+    Dense as DenseMatrix,
+)
+from ..structured import (
+    Identity,
+    KronIdentityBatch,
+    KronIdentityRow,
+    KronOnesBatch,
+    KronWeightBatch,
+    Structured,
+)
+from .base import Kind, NodeNames, Params, Shape, argument, batch_of, need, show
+
+
+@dataclass(frozen=True)
+class Dense(Kind):
+    """``dense(units)``: ``z = W a + b`` with ``W`` ``units × m`` and ``b`` of ``units``, on a
+    vector input of ``m``."""
+
+    units: int = argument(minimum=1, help="outputs n")
+    name: ClassVar[str] = "dense"
+    parametric: ClassVar[bool] = True
+    roles: ClassVar[tuple[str, ...]] = ("W", "b")
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        need(
+            len(in_shape) == 1,
+            "input",
+            "a vector",
+            show(in_shape),
+            "add flatten before dense",
+        )
+        return (self.units,)
+
+    def parameter_shapes(self, in_shape: Shape) -> dict[str, Shape]:
+        return {"W": (self.units, in_shape[0]), "b": (self.units,)}
+
+    def forward_cost(self, in_shape: Shape) -> int:
+        """``n·m``."""
+        return self.units * in_shape[0]
+
+    def init(self, role: str, in_shape: Shape, rng: np.random.Generator) -> FloatArray:
+        """``W ~ N(0, 1/m)``, ``b ~ N(0, 0.1²)``."""
+        if role == "W":
+            m = in_shape[0]
+            return np.asarray(rng.standard_normal((self.units, m)) / np.sqrt(m))
+        return np.asarray(0.1 * rng.standard_normal(self.units))
+
+    def forward(self, params: Params, a: FloatArray) -> FloatArray:
+        """``Z = W A + b 1ᵀ``, ``n × B``."""
+        return preactivation(params["W"], params["b"], a)
+
+    def jacobians(self, params: Params, a: FloatArray, out: FloatArray) -> dict[str, Structured]:
+        """One example: ``I_n ⊗ aᵀ``, ``I_n``, ``W``; a batch: ``I_n ⊗ Aᵀ``, ``I_n ⊗ 1_B``,
+        ``W ⊗ I_B``."""
+        W, B = params["W"], batch_of(a)
+        if B == 1:
+            return {
+                "input": DenseMatrix(W),
+                "W": KronIdentityRow(self.units, a[:, 0]),
+                "b": Identity(self.units),
+            }
+        return {
+            "input": KronWeightBatch(W, B),
+            "W": KronIdentityBatch(self.units, a),
+            "b": KronOnesBatch(self.units, B),
+        }
+
+    def backward(
+        self, params: Params, a: FloatArray, out: FloatArray, g: FloatArray, need_input: bool = True
+    ) -> tuple[FloatArray | None, dict[str, FloatArray]]:
+        """``∂L/∂A = Wᵀ Δ``, ``dW = Δ Aᵀ``, ``db = Δ 1`` (sums over the batch)."""
+        back = params["W"].T @ g if need_input else None
+        return back, {"W": g @ a.T, "b": g.sum(axis=1)}
+
+    def structure(self, role: str, node: NodeNames) -> str:
+        n = self.units
+        if role == "W":
+            return f"I_{n} ⊗ {node.input}ᵀ"
+        if role == "b":
+            return f"I_{n}"
+        return node.parameters["W"]
+
+
+# --- one example's matrices, directly --------------------------------------------------
+
+
+def preactivation(W: Matrix, b: Vector, a_prev: FloatArray) -> FloatArray:
+    """``z = W a + b``: ``W`` is ``(n, m)``, ``b`` ``(n,)``, ``a`` ``(m,)`` or ``(m, B)``;
+    ``z`` is ``(n,)`` or ``(n, B)``."""
+    if a_prev.shape[0] != W.shape[1]:
+        raise ShapeError(
+            message(
+                "a[l-1]",
+                f"{W.shape[1]} rows to match W of shape {shape_str(W.shape)}",
+                f"shape {shape_str(a_prev.shape)}",
+            )
+        )
+    bias = b if a_prev.ndim == 1 else b[:, np.newaxis]
+    return np.asarray(W @ a_prev + bias, dtype=np.float64)
+
+
+def forward(
+    W: Matrix, b: Vector, a_prev: FloatArray, g: Activation
+) -> tuple[FloatArray, FloatArray]:
+    """``z = W a + b`` and ``a' = g(z)``, each ``(n,)`` or ``(n, B)``."""
+    z = preactivation(W, b, a_prev)
+    return z, g(z)
+
+
+def jacobian_z_W(  # noqa: N802 (W is the matrix's name)
+    a_prev: Vector, n: int
+) -> Matrix:
+    """``∂z/∂vec(W) = I_n ⊗ aᵀ``, shape ``(n, n·m)`` for ``a`` of shape ``(m,)``.
+
+    >>> jacobian_z_W(np.array([1.0, 2.0]), 2).tolist()
+    [[1.0, 2.0, 0.0, 0.0], [0.0, 0.0, 1.0, 2.0]]
+    """
+    a = np.asarray(a_prev, dtype=np.float64)
+    if a.ndim != 1:
+        raise ShapeError(
+            message("a[l-1]", "one example, shape (m,)", f"shape {shape_str(a.shape)}")
+        )
+    return KronIdentityRow(n, a).dense()  # a block fill: the same matrix as np.kron, faster
+
+
+def jacobian_z_b(n: int) -> Matrix:
+    """``∂z/∂b = I_n``, shape ``(n, n)``."""
+    return np.eye(n)
+
+
+def jacobian_z_a(W: Matrix) -> Matrix:
+    """``∂z/∂a[l-1] = W``, shape ``(n, m)`` (a copy, so the chain never aliases a parameter)."""
+    return np.array(W, dtype=np.float64)
+
+
+def jacobian_a_z(g: Activation, z: Vector) -> Matrix:
+    """``∂a/∂z``: ``diag(g'(z))`` for an elementwise ``g``, ``diag(s) − s sᵀ`` for softmax;
+    shape ``(n, n)``."""
+    return g.jacobian(np.asarray(z, dtype=np.float64))

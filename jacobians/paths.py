@@ -1,0 +1,149 @@
+"""Which Jacobians make each chain, and their shapes, from the network alone (no values).
+
+A network's nodes ``1 … K`` each have an input Jacobian ``∂out/∂in`` and one Jacobian per
+parameter role (:mod:`jacobians.layers.base`). The chain of a parameter ``θ`` of node ``j``
+starts at the loss and walks back through the input Jacobians of the nodes after ``j``
+(NOTATION.md, reverse accumulation read left to right):
+
+    ∂L/∂vec(θ) = ∂L/∂a[L] · ∂out_K/∂in_K ⋯ ∂out_{j+1}/∂in_{j+1} · ∂out_j/∂vec(θ),
+
+a ``1 × size(θ)`` row that reshapes (C order) to ``dθ``; stopping before the last factor gives
+``δᵀ = ∂L/∂out_j`` (``δ[l]``, for a parametric node ``z[l]``). When the network ends in a fused
+pair (sigmoid with bce, softmax with ce) the loss side is either the two factors
+``∂L/∂a[L] · ∂a[L]/∂z[L]`` or the fused row ``∂L/∂z[L]``.
+
+For the walk-through network the chain of ``dW2`` is
+``J_L_a3 · J_a3_z3 · J_z3_a2 · J_a2_z2 · J_z2_W2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+from .compose import plan
+from .layers.base import Shape
+from .network import Network
+
+
+@dataclass(frozen=True)
+class Target:
+    """A gradient the routes compute: ``delta2`` (``role`` None, the node's output) or ``dW2``;
+    ``node`` indexes ``net.nodes``; ``shape`` is one example's result shape."""
+
+    name: str
+    node: int
+    role: str | None
+    shape: Shape
+
+
+def targets(net: Network) -> tuple[Target, ...]:
+    """For every parametric node in order: its ``delta`` and its parameters' gradients.
+
+    >>> [t.name for t in targets(Network.from_spec("2-2-1", "relu,sigmoid", "bce"))]
+    ['delta1', 'dW1', 'db1', 'delta2', 'dW2', 'db2']
+    """
+    out: list[Target] = []
+    for j, node in enumerate(net.nodes):
+        if not node.kind.roles:
+            continue
+        out.append(Target(f"delta{node.layer}", j, None, node.out_shape))
+        for role in node.kind.roles:
+            name = node.parameters[role]
+            out.append(Target(f"d{name}", j, role, net.parameter_shapes[name]))
+    return tuple(out)
+
+
+def loss_name(net: Network) -> str:
+    """``J_L_a3``: the loss row's name."""
+    return f"J_L_{net.nodes[-1].output}"
+
+
+def fused_name(net: Network) -> str:
+    """``J_L_z3``: the fused row's name (the last node's input)."""
+    return f"J_L_{net.nodes[-1].input}"
+
+
+def head_names(net: Network, fused: bool) -> list[str]:
+    """The loss end of every chain: ``[J_L_z3]`` (fused) or ``[J_L_a3, J_a3_z3]`` for a network
+    that ends in a fused pair, ``[J_L_a3]`` otherwise."""
+    if net.fused is None:
+        return [loss_name(net)]
+    if fused:
+        return [fused_name(net)]
+    return [loss_name(net), net.nodes[-1].jacobian_name("input")]
+
+
+def body_names(net: Network, node: int) -> list[str]:
+    """The input Jacobians between the loss end and node ``node``'s output, last node first."""
+    first = len(net.nodes) - (2 if net.fused is not None else 1)
+    return [net.nodes[k].jacobian_name("input") for k in range(first, node, -1)]
+
+
+def chain_names(net: Network, target: Target, fused: bool = False) -> list[str]:
+    """Every factor of ``target``'s chain, loss side first."""
+    names = head_names(net, fused) + body_names(net, target.node)
+    if target.role is not None:
+        names.append(net.nodes[target.node].jacobian_name(target.role))
+    return names
+
+
+def jacobian_shapes(net: Network) -> dict[str, tuple[int, int]]:
+    """The shape of every Jacobian of one example by name, without computing any: the loss
+    row, then each node from the last (its input Jacobian, except the first node's, and its
+    parameters'), then the fused row if any.
+
+    >>> jacobian_shapes(Network.from_spec())["J_z2_W2"]
+    (2, 8)
+    """
+    shapes: dict[str, tuple[int, int]] = {loss_name(net): (1, prod(net.output_shape))}
+    for j in range(len(net.nodes) - 1, -1, -1):
+        node = net.nodes[j]
+        rows = prod(node.out_shape)
+        if j > 0:
+            shapes[node.jacobian_name("input")] = (rows, prod(node.in_shape))
+        for role in node.kind.roles:
+            name = node.parameters[role]
+            shapes[node.jacobian_name(role)] = (rows, prod(net.parameter_shapes[name]))
+    if net.fused is not None:
+        shapes[fused_name(net)] = (1, prod(net.nodes[-1].in_shape))
+    return shapes
+
+
+def largest_dense(net: Network) -> tuple[str, tuple[int, int], int]:
+    """The largest Jacobian of ``net`` when dense: name, shape and bytes (float64)."""
+    name, shape = max(jacobian_shapes(net).items(), key=lambda kv: kv[1][0] * kv[1][1])
+    return name, shape, 8 * shape[0] * shape[1]
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What one chain of example 0 multiplied: factor names and shapes, order, cost."""
+
+    target: str
+    factors: tuple[tuple[str, tuple[int, int]], ...]
+    product_shape: tuple[int, int]
+    result_shape: tuple[int, ...]
+    multiply_adds: int
+    expression: str
+
+
+def planned_reports(net: Network, order: str, fused: bool) -> tuple[ChainReport, ...]:
+    """Every chain of one example as the Jacobian route reports it, from the shapes alone."""
+    shapes = jacobian_shapes(net)
+    reports = []
+    for target in targets(net):
+        names = chain_names(net, target, fused)
+        dims = [shapes[names[0]][0], *(shapes[n][1] for n in names)]
+        cost, expression = plan(names, dims, order)
+        reports.append(
+            ChainReport(
+                target.name,
+                tuple((n, shapes[n]) for n in names),
+                (1, dims[-1]),
+                target.shape,
+                cost,
+                expression,
+            )
+        )
+    return tuple(reports)
