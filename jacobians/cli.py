@@ -124,21 +124,38 @@ COMPARE_EPILOG = """\
 examples:
   jacobians compare                                   the walk-through network 3-4-2-1
   jacobians compare --sizes 4,5,3 --activations tanh,softmax --loss ce --batch 8
+  jacobians compare --input 1x6x6 --layers "conv2d(2, 3), relu, maxpool(2), flatten, dense(3)"
   jacobians compare --params net.toml --order optimal --json
+  jacobians compare --json > run.json; jacobians compare --params run.json     a replay
 
-parameter files (.json, .toml or .npz) hold W1, b1, …, WL, bL, x and y in the shapes of the
-notation: W[l] is n_l × n_{l-1}, b[l] has n_l entries, x is n_0 or n_0 × B (examples as
-columns), y is n_L or n_L × B. Without --sizes the sizes are read off the W arrays.
+the network: --sizes 3,4,2,1 --activations relu,relu,sigmoid is shorthand for
+--input 3 --layers "dense(4), relu, dense(2), relu, dense(1), sigmoid". A parametric layer
+(dense, conv2d) followed by an activation is one layer l (z[l], then a[l]); every other entry is
+a layer of its own (a[l]). `jacobians layers` lists every kind.
+
+parameter files (.json, .toml or .npz) hold every parameter by name (W1, b1, …), x and y in the
+shapes of the notation: a dense W[l] is n_l × n_{l-1}, a conv2d W[l] is C_out × C_in × k × k,
+b[l] a vector; x is one example's shape, or that × B (examples on the last axis: n_0 × B for
+vectors, C × H × W × B for images); y likewise with the output's shape. Without --sizes or
+--layers the network is the one a compare --json file names, or the sizes of the W arrays.
 
 exit status: 0 the routes agree, 1 they do not, 2 a usage error or bad input.
 """
 
 
+LAYERS_HELP = (
+    "the network as a sequence of layers, comma-separated, each name or name(arguments): "
+    "e.g. 'conv2d(4, 3, padding=1), relu, maxpool(2), flatten, dense(10), softmax'; "
+    "with --input; `jacobians layers` lists every kind and its arguments"
+)
+
+
 def _add_network_options(parser: argparse.ArgumentParser, sizes_note: str = "") -> None:
-    """``--sizes``, ``--activations``, ``--loss``: the network, shared by every command."""
+    """``--sizes``, ``--activations``, ``--loss`` (the dense shorthand) or ``--layers`` and
+    ``--input`` (any sequence of layers): the network, shared by every command."""
     parser.add_argument(
         "--sizes",
-        help="layer sizes n_0,…,n_L, e.g. 3,4,2,1 or 3-4-2-1 "
+        help="layer sizes n_0,…,n_L of a dense network, e.g. 3,4,2,1 or 3-4-2-1 "
         f"(default 3-4-2-1{', ' + sizes_note if sizes_note else ''})",
     )
     parser.add_argument(
@@ -147,15 +164,51 @@ def _add_network_options(parser: argparse.ArgumentParser, sizes_note: str = "") 
         "leaky_relu[:slope], sigmoid, tanh, softplus, square, softmax "
         "(default relu for hidden layers, sigmoid for the output)",
     )
-    parser.add_argument("--loss", help="bce, ce, mse or sum (default bce)")
+    parser.add_argument("--layers", metavar="SPEC", help=LAYERS_HELP)
+    parser.add_argument(
+        "--input",
+        metavar="SHAPE",
+        help="one example's shape with --layers: n for a vector, C×H×W for an image, "
+        "e.g. 3 or 1x28x28 (default: read off a --params file written by compare --json)",
+    )
+    parser.add_argument(
+        "--loss",
+        help="bce, ce, mse or sum (default bce; with --layers: ce after softmax, bce after "
+        "sigmoid, mse otherwise)",
+    )
 
 
-def _network(args: argparse.Namespace, arrays: dict[str, object] | None = None) -> Any:
-    """The network of ``--sizes --activations --loss``; without ``--sizes``, the sizes of the
-    parameter file's ``W`` arrays, or the walk-through's ``3-4-2-1``."""
+def _network(
+    args: argparse.Namespace,
+    arrays: dict[str, object] | None = None,
+    described: dict[str, Any] | None = None,
+) -> Any:
+    """The network of ``--layers --input`` or ``--sizes --activations``, and ``--loss``;
+    without either, the network a ``compare --json`` file describes, the sizes of a parameter
+    file's ``W`` arrays, or the walk-through's ``3-4-2-1``."""
     from .network import DEFAULT_SIZES, Network, parse_sizes
     from .parameters import sizes_from_arrays
 
+    if args.layers is not None:
+        shorthand = [f"--{k}" for k in ("sizes", "activations") if getattr(args, k) is not None]
+        if shorthand:
+            raise UsageError(
+                f"{', '.join(shorthand)}: not with --layers (the spec gives every layer); "
+                "use one or the other"
+            )
+        shape = args.input if args.input is not None else (described or {}).get("input")
+        if shape is None:
+            raise UsageError(
+                "--input: expected one example's shape with --layers, e.g. --input 3 or "
+                "--input 1x28x28"
+            )
+        return Network.from_layers(args.layers, shape, args.loss)
+    if args.input is not None:
+        raise UsageError(
+            "--input: only with --layers (the dense shorthand's input size is the first of --sizes)"
+        )
+    if described is not None and args.sizes is None and args.activations is None:
+        return Network.from_description(described, args.loss)
     if args.sizes is not None:
         sizes = parse_sizes(args.sizes)
     elif arrays is not None:
@@ -380,11 +433,32 @@ def build_parser() -> argparse.ArgumentParser:
     p_jac = kinds.add_parser("jacobians", help="every Jacobian factor of a network as a heatmap")
     _add_network_options(p_jac)
     p_jac.add_argument("--seed", type=_seed, default=None, help=f"default {DEFAULT_SEED}")
+    p_jac.add_argument(
+        "--memory-budget",
+        type=_byte_size,
+        default=None,
+        metavar="BYTES",
+        help=f"the largest dense Jacobian to draw, as for compare (default 1G, or {BUDGET_ENV})",
+    )
     for p in (p_chain, p_sweep, p_jac):
         p.add_argument("-o", "--output", required=True, metavar="PNG", help="the file to write")
     plot.set_defaults(handler=_plot)
+    catalogue = sub.add_parser(
+        "layers",
+        help="every layer kind a --layers spec can use, with its arguments and Jacobians",
+        description="List the layer kinds of the registry: each with its spec signature and "
+        "what its Jacobians are.",
+    )
+    catalogue.set_defaults(handler=_layers)
     _add_exercise_commands(sub)
     return parser
+
+
+def _layers(args: argparse.Namespace) -> int:
+    from .layers.registry import catalogue
+
+    print(catalogue())
+    return 0
 
 
 EXERCISES_EPILOG = """\
@@ -530,6 +604,11 @@ def _exercises_new(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.name == "network":
         net = _network(args)
+        if not net.is_dense:
+            raise UsageError(
+                "--layers: the network set takes dense layers with activations for now; "
+                "write the network with --sizes and --activations"
+            )
         options = {
             "sizes": net.sizes,
             "activations": [a.name for a in net.activations],
@@ -601,11 +680,11 @@ def _compare(args: argparse.Namespace) -> int:
     from .comparison import compare
     from .numerical import DEFAULT_STEP
     from .parameters import init_parameters, parameters_from_arrays
-    from .paramfile import read
+    from .paramfile import read_run
     from .report import comparison_json, format_comparison
 
-    arrays = read(args.params) if args.params is not None else None
-    net = _network(args, arrays)
+    arrays, described = read_run(args.params) if args.params is not None else (None, None)
+    net = _network(args, arrays, described)
     if arrays is not None:
         params = parameters_from_arrays(net, arrays)
         if args.batch is not None and args.batch != params.batch:
@@ -665,6 +744,11 @@ def _derive(args: argparse.Namespace) -> int:
         derivations = [general_derivation()]
     else:
         net = _network(args)
+        if not net.is_dense:
+            raise UsageError(
+                "--layers: derive takes dense layers with activations for now; write the "
+                "network with --sizes and --activations"
+            )
         if args.layer is not None and args.layer > net.depth:
             raise UsageError(
                 f"--layer: expected a layer from 1 to {net.depth} for {net.spec}, got {args.layer}"
@@ -746,7 +830,7 @@ def _plot(args: argparse.Namespace) -> int:
 
         net = _network(args)
         params = init_parameters(net, DEFAULT_SEED if args.seed is None else args.seed)
-        path = plots.draw_jacobians(net, params, args.output)
+        path = plots.draw_jacobians(net, params, args.output, memory_budget=_memory_budget(args))
     print(
         f"wrote {path} ({plots.DPI * plots.SIZE[0]:.0f} × {plots.DPI * plots.SIZE[1]:.0f} pixels)"
     )

@@ -127,6 +127,12 @@ def parse_names(names: str | Sequence[str], what: str = "activations") -> list[s
     return out
 
 
+def default_loss(last: Kind) -> str:
+    """The loss a network ending in ``last`` gets unless told: ``ce`` after softmax, ``bce``
+    after sigmoid, ``mse`` otherwise."""
+    return {"softmax": "ce", "sigmoid": "bce"}.get(last.name, "mse")
+
+
 def display(name: str) -> str:
     """A tensor's name as the notation writes it: ``z2`` → ``z[2]``, ``W3_1`` → ``W[3_1]``."""
     match = re.fullmatch(r"([A-Za-z]+)(\d[\d_]*)", name)
@@ -233,7 +239,7 @@ class Network:
         cls,
         layers: str | Sequence[str | Kind],
         input_shape: str | int | Sequence[int],
-        loss: str = DEFAULT_LOSS,
+        loss: str | None = None,
     ) -> Network:
         """A network from a spec and one example's input shape.
 
@@ -244,9 +250,24 @@ class Network:
         """
         shape = parse_input(input_shape)
         kinds = parse_layers(layers)
-        net = cls(shape, _nodes(kinds, shape), get_loss(loss))
+        if not kinds:
+            raise InvalidValueError(message("layers", "at least one layer", "none"))
+        net = cls(shape, _nodes(kinds, shape), get_loss(loss or default_loss(kinds[-1])))
         net._check_loss()
         return net
+
+    @classmethod
+    def from_description(cls, description: Mapping[str, Any], loss: str | None = None) -> Network:
+        """The network a ``compare --json`` output describes (``input``, ``layers``, ``loss``);
+        ``loss`` overrides the file's."""
+        from .layers.registry import kinds_from_description
+
+        if "layers" not in description or "input" not in description:
+            raise InvalidValueError(
+                message("network", "input and layers, as compare --json writes them", "neither")
+            )
+        kinds = kinds_from_description(description["layers"])
+        return cls.from_layers(kinds, description["input"], loss or description.get("loss"))
 
     def _check_loss(self) -> None:
         required, last = self.loss.output, self.nodes[-1]

@@ -1,8 +1,10 @@
 """Read and write parameter files: JSON, TOML (nested lists) or NumPy ``.npz``.
 
-A file holds ``W1, b1, …, WL, bL, x`` and ``y`` under those names, in the shapes of
-:mod:`jacobians.parameters`. Reading returns the raw mapping; checking against a network is
-:func:`jacobians.parameters.parameters_from_arrays`.
+A file holds every parameter (``W1, b1, …``), ``x`` and ``y`` under those names, in the shapes
+of :mod:`jacobians.parameters` (the batch on the last axis). The JSON that
+``jacobians compare --json`` prints is a parameter file too: its ``parameters``, ``x`` and
+``y`` replay the run, and its ``network`` says which network it was. Reading returns the raw
+mapping; checking against a network is :func:`jacobians.parameters.parameters_from_arrays`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +24,27 @@ FORMATS = (".json", ".toml", ".npz")
 
 
 def read(path: str | Path) -> dict[str, object]:
-    """The arrays of a ``.json``, ``.toml`` or ``.npz`` file, by name (not yet checked)."""
+    """The arrays of a ``.json``, ``.toml`` or ``.npz`` file, by name (not yet checked); a
+    ``compare --json`` output gives its ``parameters``, ``x`` and ``y``."""
+    return read_run(path)[0]
+
+
+def read_run(path: str | Path) -> tuple[dict[str, object], dict[str, Any] | None]:
+    """The arrays of a parameter file, and the network it describes when it is the output of
+    ``jacobians compare --json`` (``network`` with ``input``, ``layers``, ``loss``), so that a
+    run can be replayed from its own output."""
+    data = _read(path)
+    if isinstance(data.get("parameters"), dict) and "x" in data:
+        arrays: dict[str, object] = dict(data["parameters"])
+        arrays["x"] = data["x"]
+        if data.get("y") is not None:
+            arrays["y"] = data["y"]
+        network = data.get("network")
+        return arrays, network if isinstance(network, dict) else None
+    return data, None
+
+
+def _read(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     what = f"parameter file {str(p)!r}"
     if p.suffix.lower() not in FORMATS:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ._typing import FloatArray, Matrix
 from .chainrule import DEFAULT_STEP, chain_value, elementwise_link, numeric_derivative
-from .chains import example_jacobians
+from .chains import DEFAULT_MEMORY_BUDGET, choose_representation, example_jacobians
 from .errors import InvalidValueError, message
 from .network import Network, forward
 from .parameters import Parameters
@@ -100,9 +100,15 @@ def sweep_curve(
     return SweepCurve(t, loss, tangent, x0, base.L, slope)
 
 
-def jacobian_panels(net: Network, params: Parameters) -> list[tuple[str, Matrix]]:
-    """Every Jacobian factor of example 0, from the loss side to the input side."""
-    jac = example_jacobians(net, params, forward(net, params))
+def jacobian_panels(
+    net: Network, params: Parameters, memory_budget: int = DEFAULT_MEMORY_BUDGET
+) -> list[tuple[str, Matrix]]:
+    """Every Jacobian factor of example 0, from the loss side to the input side, dense; for a
+    network other than the dense shorthand also the first layer's input Jacobian (a
+    convolution's Toeplitz band). Refused, as ``compare --jacobians dense`` is, when the
+    largest would exceed ``memory_budget`` bytes."""
+    choose_representation(net, "dense", memory_budget)
+    jac = example_jacobians(net, params, forward(net, params), first_input=not net.is_dense)
     return list(jac.items())
 
 
@@ -189,18 +195,27 @@ def draw_sweep(
 
 
 def draw_jacobians(
-    net: Network, params: Parameters, out: str | Path, size: tuple[float, float] = SIZE
+    net: Network,
+    params: Parameters,
+    out: str | Path,
+    size: tuple[float, float] = SIZE,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> Path:
-    """Every Jacobian factor as a heatmap titled with its name and shape."""
-    panels = jacobian_panels(net, params)
+    """Every Jacobian factor as a heatmap titled with its name and shape: for a convolutional
+    network the staircase of ``I ⊗ U`` and the band of the Toeplitz matrix among them."""
+    panels = jacobian_panels(net, params, memory_budget)
     fig = _figure(size)
     cols = min(4, len(panels))
     rows = -(-len(panels) // cols)
     axes = fig.subplots(rows, cols, squeeze=False)
-    # one colour scale for every panel, so signs and sizes compare across factors
-    limit = max(float(np.max(np.abs(J))) for _, J in panels) or 1.0
+    # one colour scale for every panel, so signs and sizes compare across factors; set by the
+    # layers' Jacobians, not by the loss rows (∂L/∂ŷ can be 30 where the layers are below 1:
+    # a loss row beyond the scale is drawn at its end and says so)
+    layers = [J for name, J in panels if not name.startswith("J_L_")] or [J for _, J in panels]
+    limit = max(float(np.max(np.abs(J))) for J in layers) or 1.0
     image = None
     for ax, (name, J) in zip(axes.flat, panels, strict=False):
+        clipped = "  (clipped)" if float(np.max(np.abs(J))) > limit else ""
         wide = J.shape[1] > 8 * J.shape[0]  # stretch very wide factors so blocks stay visible
         image = ax.imshow(
             J,
@@ -210,12 +225,13 @@ def draw_jacobians(
             interpolation="nearest",
             aspect="auto" if wide else "equal",
         )
-        ax.set_title(f"{name}  {J.shape[0]}×{J.shape[1]}", fontsize=8)
+        ax.set_title(f"{name}  {J.shape[0]}×{J.shape[1]}{clipped}", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    fig.suptitle(f"Jacobians of {net.spec} (example 0); one colour scale for all")
+    title = net.spec if net.is_dense else "a " + "x".join(map(str, net.input_shape)) + " network"
+    fig.suptitle(f"Jacobians of {title} (example 0); one colour scale for all")
     fig.tight_layout()
     if image is not None:
         fig.colorbar(image, ax=list(axes.flat), shrink=0.6)

@@ -57,3 +57,47 @@ def relative_gap(a: np.ndarray, b: np.ndarray) -> float:
     scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
     gap = float(np.max(np.abs(a - b), initial=0.0))
     return gap / scale if scale else 0.0
+
+
+@st.composite
+def layer_networks(draw: st.DrawFn, max_batch: int = 3) -> Network:
+    """A random convolutional network: an image input, one or two conv2d layers (kernel,
+    stride, padding drawn to fit), each maybe followed by an activation and a pool, then
+    flatten, maybe a dense layer, and an output activation with a loss it allows."""
+    C, H, W = draw(st.integers(1, 2)), draw(st.integers(2, 7)), draw(st.integers(2, 7))
+    shape, layers = (C, H, W), []
+    for _ in range(draw(st.integers(1, 2))):
+        p = draw(st.integers(0, 1))
+        k = draw(st.integers(1, min(shape[1:]) + 2 * p))
+        s = draw(st.integers(1, 2))
+        out = draw(st.integers(1, 3))
+        layers.append(f"conv2d({out}, {k}, stride={s}, padding={p})")
+        shape = (out, (shape[1] + 2 * p - k) // s + 1, (shape[2] + 2 * p - k) // s + 1)
+        if draw(st.booleans()):
+            layers.append(draw(st.sampled_from(ELEMENTWISE)))
+        if min(shape[1:]) >= 2 and draw(st.booleans()):
+            size = draw(st.integers(1, min(shape[1:])))
+            stride = draw(st.integers(1, size))
+            layers.append(
+                f"{draw(st.sampled_from(['maxpool', 'avgpool']))}({size}, stride={stride})"
+            )
+            shape = (shape[0], (shape[1] - size) // stride + 1, (shape[2] - size) // stride + 1)
+    layers.append("flatten")
+    if draw(st.booleans()):
+        layers.append(f"dense({draw(st.integers(1, 4))})")
+    output = draw(st.sampled_from([*ELEMENTWISE, "softmax"]))
+    layers.append(output)
+    losses = ["mse", "sum", *{"sigmoid": ["bce"], "softmax": ["ce"]}.get(output, [])]
+    return Network.from_layers(", ".join(layers), (C, H, W), draw(st.sampled_from(losses)))
+
+
+@st.composite
+def layer_problems(draw: st.DrawFn, max_batch: int = 3) -> tuple[Network, Parameters]:
+    """A random convolutional network and parameters for it (see :func:`layer_networks`)."""
+    net = draw(layer_networks())
+    params = init_parameters(net, draw(st.integers(0, 2**32 - 1)), draw(st.integers(1, max_batch)))
+    try:
+        check_finite(net, params)
+    except InvalidValueError:
+        reject()
+    return net, params

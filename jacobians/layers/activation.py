@@ -26,6 +26,7 @@ class ActivationKind(Kind):
     """An activation ``a = g(z)``; :attr:`rule` is the function with its derivative."""
 
     activation: ClassVar[bool] = True
+    summary: ClassVar[str] = "elementwise; diag(g'(z))"
 
     @property
     def rule(self) -> Activation:
@@ -48,6 +49,8 @@ class ActivationKind(Kind):
         self, params: Params, a: FloatArray, out: FloatArray, g: FloatArray, need_input: bool = True
     ) -> tuple[FloatArray | None, dict[str, FloatArray]]:
         """``g ⊙ g'(z)``; softmax: ``s ⊙ (g − (sᵀ g) 1)`` per example."""
+        if not need_input:
+            return None, {}
         return np.asarray(self.rule.vjp(a, g), dtype=np.float64), {}
 
     def crosses_kink(self, inputs: tuple[FloatArray, FloatArray, FloatArray]) -> bool:
@@ -74,6 +77,7 @@ class Softmaxed(ActivationKind):
     """``softmax``: on a vector (one distribution per example)."""
 
     name: ClassVar[str] = "softmax"
+    summary: ClassVar[str] = "a distribution over a vector; diag(s) − s sᵀ"
 
     @property
     def rule(self) -> Activation:
@@ -96,6 +100,7 @@ class LeakyRelu(ActivationKind):
 
     slope: float = argument(default=DEFAULT_LEAKY_SLOPE, help="the slope left of 0")
     name: ClassVar[str] = "leaky_relu"
+    summary: ClassVar[str] = "elementwise, z for z > 0 and slope·z otherwise; diag(g'(z))"
 
     @property
     def rule(self) -> Activation:

@@ -79,6 +79,8 @@ class Kind:
     """Parameter roles in the order they are named, drawn and written (``("W", "b")``)."""
     activation: ClassVar[bool] = False
     """True for the activations, which join a parametric layer before them."""
+    summary: ClassVar[str] = ""
+    """One line for ``jacobians layers``: the forward map; its Jacobians."""
 
     # --- description ---------------------------------------------------------------------
     def arguments(self) -> dict[str, Any]:

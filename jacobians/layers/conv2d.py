@@ -38,6 +38,10 @@ class Conv2d(Kind):
     stride: int = argument(minimum=1, default=1, help="s")
     padding: int = argument(minimum=0, default=0, help="p zeros on each side")
     name: ClassVar[str] = "conv2d"
+    summary: ClassVar[str] = (
+        "cross-correlation on an image; ∂vec(z)/∂vec(W) = I ⊗ U (U the im2row matrix), "
+        "∂vec(z)/∂b = I ⊗ 1, ∂vec(z)/∂vec(a) doubly-blocked Toeplitz"
+    )
     parametric: ClassVar[bool] = True
     roles: ClassVar[tuple[str, ...]] = ("W", "b")
 

@@ -53,6 +53,7 @@ class Dense(Kind):
 
     units: int = argument(minimum=1, help="outputs n")
     name: ClassVar[str] = "dense"
+    summary: ClassVar[str] = "z = W a + b on a vector; ∂z/∂vec(W) = I ⊗ aᵀ, ∂z/∂b = I, ∂z/∂a = W"
     parametric: ClassVar[bool] = True
     roles: ClassVar[tuple[str, ...]] = ("W", "b")
 

@@ -18,6 +18,7 @@ class Flatten(Kind):
     """``flatten``: one vector per example, in row-major order."""
 
     name: ClassVar[str] = "flatten"
+    summary: ClassVar[str] = "C×H×W → C·H·W, row-major; the identity"
 
     def out_shape(self, in_shape: Shape) -> Shape:
         return (int(np.prod(in_shape)),)

@@ -36,6 +36,10 @@ class Pool(Kind):
     size: int = argument(minimum=1, help="k: windows of k × k")
     stride: int | None = argument(minimum=1, default=None, help="s (default: size)")
 
+    def __post_init__(self) -> None:
+        if self.stride == self.size:  # one spelling: maxpool(2) is maxpool(2, stride=2)
+            object.__setattr__(self, "stride", None)
+
     @property
     def step(self) -> int:
         """The stride, ``size`` unless given."""
@@ -93,6 +97,9 @@ class MaxPool(Pool):
     """``maxpool(size, stride=size)``: the maximum of each window."""
 
     name: ClassVar[str] = "maxpool"
+    summary: ClassVar[str] = (
+        "the maximum of each window, per channel; a selection matrix (one 1 per row)"
+    )
 
     def forward(self, params: Params, a: FloatArray) -> FloatArray:
         _, values = self.windows(a)
@@ -138,6 +145,9 @@ class AvgPool(Pool):
     """``avgpool(size, stride=size)``: the mean of each window."""
 
     name: ClassVar[str] = "avgpool"
+    summary: ClassVar[str] = (
+        "the mean of each window, per channel; the averaging matrix (1/k² per entry)"
+    )
 
     def forward(self, params: Params, a: FloatArray) -> FloatArray:
         _, values = self.windows(a)

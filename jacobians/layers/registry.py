@@ -200,3 +200,41 @@ def parse_layers(spec: str | Sequence[str | Kind]) -> list[Kind]:
             )
         kinds.append(parse_entry(str(entry), i))
     return kinds
+
+
+def kinds_from_description(layers: object) -> list[Kind]:
+    """The kinds of ``network.layers`` as ``compare --json`` writes it (``[{"kind": "conv2d",
+    "out_channels": 4, "kernel": 3, …}, …]``); every argument is checked as a spec's is."""
+    if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
+        raise InvalidValueError(message("network.layers", "a list of layer objects", repr(layers)))
+    kinds: list[Kind] = []
+    for i, layer in enumerate(layers, start=1):
+        name = str(layer.get("kind", ""))
+        if normalize(name) not in KINDS:
+            raise unknown_name(f"network.layers[{i}].kind", name, KINDS)
+        kind = KINDS[normalize(name)]
+        fields = {f.name for f in dataclasses.fields(kind)}
+        given = {k: spec_value(v) for k, v in layer.items() if k in fields}
+        kinds.append(build(kind, [], given, f"network.layers[{i}] {name!r}"))
+    return kinds
+
+
+def signature(kind: type[Kind]) -> str:
+    """``conv2d(out_channels, kernel, stride=1, padding=0)``; ``relu``."""
+    parts = []
+    for f in dataclasses.fields(kind):
+        if f.default is dataclasses.MISSING:
+            parts.append(f.name)
+        else:
+            default = f.metadata.get("help", "").partition("default: ")[2].rstrip(")") or (
+                spec_value(f.default)
+            )
+            parts.append(f"{f.name}={default}")
+    return f"{kind.name}({', '.join(parts)})" if parts else kind.name
+
+
+def catalogue() -> str:
+    """Every kind of :data:`KINDS`: its signature, its forward map and its Jacobians."""
+    rows = [(signature(kind), kind.summary) for kind in KINDS.values()]
+    width = max(len(s) for s, _ in rows)
+    return "\n".join(f"{s:<{width}}  {line}" for s, line in rows)
