@@ -584,7 +584,9 @@ def _exercises_new(args: argparse.Namespace) -> int:
     if args.name not in SETS:
         raise UsageError(f"NAME: expected one of {', '.join(SETS)}, got {args.name!r}")
     given = [
-        f"--{k}" for k in ("sizes", "activations", "loss", "batch") if getattr(args, k) is not None
+        f"--{k}"
+        for k in ("sizes", "activations", "layers", "input", "loss", "batch")
+        if getattr(args, k) is not None
     ]
     if args.name != "network" and given:
         raise UsageError(
@@ -602,25 +604,20 @@ def _exercises_new(args: argparse.Namespace) -> int:
                 f"--output: expected a file in an existing folder, got {args.output!r}"
             )
     options: dict[str, Any] = {}
+    command = f"jacobians exercises new {args.name}"
     if args.name == "network":
         net = _network(args)
-        if not net.is_dense:
-            raise UsageError(
-                "--layers: the network set takes dense layers with activations for now; "
-                "write the network with --sizes and --activations"
-            )
-        options = {
-            "sizes": net.sizes,
-            "activations": [a.name for a in net.activations],
-            "loss": net.loss.name,
-            "batch": args.batch or 1,
-        }
-    exercise = new(args.name, args.seed, **options)
-    command = f"jacobians exercises new {args.name}"
-    if options:
-        spec = "-".join(map(str, options["sizes"]))
-        command += f" --sizes {spec} --activations {','.join(options['activations'])}"
+        options = {"loss": net.loss.name, "batch": args.batch or 1}
+        if net.is_dense and args.layers is None:
+            options |= {"sizes": net.sizes, "activations": [a.name for a in net.activations]}
+            spec = "-".join(map(str, net.sizes))
+            command += f" --sizes {spec} --activations {','.join(options['activations'])}"
+        else:
+            shape = "x".join(map(str, net.input_shape))
+            options |= {"layers": net.layer_spec, "input_shape": shape}
+            command += f' --input {shape} --layers "{net.layer_spec}"'
         command += f" --loss {options['loss']} --batch {options['batch']}"
+    exercise = new(args.name, args.seed, **options)
     if args.seed is not None:
         command += f" --seed {args.seed}"
     text = to_toml(exercise, f"{exercise.title}\nwritten by: {command}")

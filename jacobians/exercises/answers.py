@@ -19,6 +19,7 @@ import json
 import math
 import tomllib
 from collections.abc import Iterable, Mapping
+from math import prod
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,8 @@ def check_names(
 
 
 def matrix_value(value: object, place: str = "answer") -> Matrix:
-    """A number → ``1 × 1``; a flat list → a column; a list of equal-length lists → a matrix.
+    """A number → ``1 × 1``; a flat list → a column; a list of equal-length lists → a matrix;
+    lists nested deeper → a tensor (an image ``C × H × W``, a kernel ``C_out × C_in × k × k``).
 
     >>> matrix_value([[1, 2], [3, 4]]).shape, matrix_value([1, 2]).shape, matrix_value(5).shape
     ((2, 2), (2, 1), (1, 1))
@@ -120,6 +122,8 @@ def matrix_value(value: object, place: str = "answer") -> Matrix:
         raise AnswerError(
             message(place, "either numbers (a column) or rows (lists) throughout", "a mix")
         )
+    if value[0] and all(isinstance(v, list) for v in value[0]):
+        return _tensor_value(value, place)
     width = len(value[0])
     if width == 0:
         raise AnswerError(message(place, "rows with at least one entry", "an empty row"))
@@ -138,6 +142,41 @@ def matrix_value(value: object, place: str = "answer") -> Matrix:
             )
         rows.append([_finite(v, f"{place} row {i}, column {j}") for j, v in enumerate(row, 1)])
     return np.array(rows, dtype=np.float64)
+
+
+def _tensor_value(value: list[object], place: str) -> np.ndarray:
+    """Lists nested three or more deep, as a tensor answer is written (an image ``C × H × W``
+    is a list of channels, each a list of rows): every level the same length throughout."""
+    shape: list[int] = []
+    level: object = value
+    while isinstance(level, list):
+        if not level:
+            raise AnswerError(message(place, "no empty list", "an empty list"))
+        shape.append(len(level))
+        level = level[0]
+    if prod(shape) > MAX_ENTRIES:
+        raise AnswerError(message(place, f"at most {MAX_ENTRIES:,} entries", "more"))
+
+    def check(item: object, depth: int, where: tuple[int, ...]) -> None:
+        if depth == len(shape):
+            _finite(item, f"{place} entry {', '.join(str(i + 1) for i in where)}")
+            return
+        if not isinstance(item, list) or len(item) != shape[depth]:
+            got = f"{len(item)} entries" if isinstance(item, list) else _describe(item)
+            at = ", ".join(str(i + 1) for i in where) or "the top"
+            raise AnswerError(
+                message(
+                    place,
+                    f"lists of {shape[depth]} at depth {depth + 1}, as in the first entry",
+                    f"{got} at ({at})",
+                    "a tensor is lists of equal length at every level",
+                )
+            )
+        for i, sub in enumerate(item):
+            check(sub, depth + 1, (*where, i))
+
+    check(value, 0, ())
+    return np.array(value, dtype=np.float64)
 
 
 def _is_number(value: object) -> bool:

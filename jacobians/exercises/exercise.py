@@ -297,7 +297,14 @@ class _ColumnMaker:
 
     def describe(self) -> dict[str, Any]:
         net = self.net.describe()
-        return {"layout": "column", **{k: net[k] for k in ("sizes", "activations", "loss")}}
+        if self.net.is_dense:
+            return {"layout": "column", **{k: net[k] for k in ("sizes", "activations", "loss")}}
+        return {
+            "layout": "column",
+            "input": net["input"],
+            "layers": self.net.layer_spec,
+            "loss": net["loss"],
+        }
 
 
 @dataclass(frozen=True)
@@ -349,10 +356,12 @@ def _matrix(value: object, place: str) -> np.ndarray:
 
 def _problem_maker(network: Mapping[str, Any], where: str) -> ProblemMaker:
     place = f"{where}: network"
-    _known(network, place, ("layout", "sizes", "activations", "loss"))
+    _known(network, place, ("layout", "sizes", "activations", "loss", "input", "layers"))
     layout = network.get("layout", "column")
     if layout not in LAYOUTS:
         raise ExerciseFileError(message(f"{place}.layout", "column or row", _kind(layout)))
+    if "layers" in network or "input" in network:
+        return _layered_maker(network, place, layout)
     sizes, activations = network.get("sizes"), network.get("activations")
     loss = network.get("loss", "sum" if layout == "row" else None)
     if (
@@ -382,6 +391,33 @@ def _problem_maker(network: Mapping[str, Any], where: str) -> ProblemMaker:
                 )
             )
         return _RowMaker(net.activations[0].name, (net.sizes[0], net.sizes[1]))
+    return _ColumnMaker(net)
+
+
+def _layered_maker(network: Mapping[str, Any], place: str, layout: str) -> ProblemMaker:
+    """A network written as ``input`` (one example's shape) and ``layers`` (a spec string)."""
+    given = [k for k in ("sizes", "activations") if k in network]
+    if given or layout != "column":
+        raise ExerciseFileError(
+            message(
+                place,
+                'input and layers (a spec) with layout = "column", or sizes and activations',
+                f"also {', '.join(given)}" if given else f"layout {layout!r}",
+            )
+        )
+    shape, layers, loss = network.get("input"), network.get("layers"), network.get("loss")
+    if not isinstance(layers, str) or not isinstance(loss, str):
+        raise ExerciseFileError(
+            message(
+                place,
+                'layers (a spec such as "conv2d(2, 2), relu, flatten, dense(1), sigmoid") and loss',
+                _kind(dict(network)),
+            )
+        )
+    try:
+        net = Network.from_layers(layers, shape, loss)  # type: ignore[arg-type]
+    except JacobiansError as e:
+        raise ExerciseFileError(f"{place}: {e}") from None
     return _ColumnMaker(net)
 
 
@@ -455,12 +491,10 @@ def values_of(problem: Problem) -> dict[str, np.ndarray]:
     if isinstance(problem, RowProblem):
         return {"X": problem.X, "W": problem.W}
     params: Parameters = problem.params
-    out: dict[str, np.ndarray] = {}
-    for l, (W, b) in enumerate(zip(params.W, params.b, strict=True), start=1):
-        out[f"W{l}"], out[f"b{l}"] = W, b
-    out["x"] = params.x[:, 0] if params.batch == 1 else params.x
+    out: dict[str, np.ndarray] = dict(params.values)
+    out["x"] = params.x[..., 0] if params.batch == 1 else params.x
     if params.y is not None:
-        out["y"] = params.y[:, 0] if params.batch == 1 else params.y
+        out["y"] = params.y[..., 0] if params.batch == 1 else params.y
     return out
 
 
@@ -469,7 +503,7 @@ def _str(text: str) -> str:
 
 
 def _array(array: np.ndarray) -> str:
-    """A nested list with every float written exactly (``repr``)."""
+    """A nested list with every float written exactly (``repr``), as deep as the array."""
     if array.ndim == 0:
         return repr(float(array))
     if array.ndim == 1:

@@ -93,12 +93,13 @@ def grade_numeric(entry: Entry, value: object) -> Result:
         mistake = _match(entry, answer, q.rtol, q.atol)
         if mistake is not None:
             return _mistaken(entry, mistake, "numeric", hint)
-        wrong = tuple((int(i) + 1, int(j) + 1) for i, j in np.argwhere(~ok))
+        wrong = tuple(tuple(int(i) + 1 for i in index) for index in np.argwhere(~ok))
         score = q.points * float(ok.mean()) if q.partial else 0.0
-        listed = ", ".join(f"({i}, {j})" for i, j in wrong[:MAX_LISTED])
+        listed = ", ".join(f"({', '.join(map(str, w))})" for w in wrong[:MAX_LISTED])
         more = f" and {len(wrong) - MAX_LISTED} more" if len(wrong) > MAX_LISTED else ""
+        axes = "(row, column)" if ok.ndim == 2 else "(index)"
         text = (
-            f"{len(wrong)} of {ok.size} entries are off: (row, column) {listed}{more}"
+            f"{len(wrong)} of {ok.size} entries are off: {axes} {listed}{more}"
             if ok.size > 1
             else f"the value is off: expected about {_short(ref)}, got {_short(answer)}"
         )

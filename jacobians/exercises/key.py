@@ -91,9 +91,16 @@ def model_value(
     env: Mapping[str, Matrix],
     integers: Mapping[str, int],
     flat: tuple[int, int],
+    problem: Problem | None = None,
 ) -> Matrix:
-    """The wrong answer ``model`` gives where the right one is ``reference``; raises
-    :class:`ExpressionError` when its formula does not fit this network."""
+    """The wrong answer ``model`` gives where the right one is ``reference`` (for ``problem``);
+    raises :class:`ExpressionError` when its formula does not fit this network, or the
+    mistake does not reach this quantity."""
+    if model.compute is not None:
+        value = model.compute(problem) if problem is not None else None
+        if value is None:
+            raise ExpressionError(f"{model.mistake} does not reach this quantity")
+        return as_matrix(np.asarray(value, dtype=np.float64))
     if model.transform is not None:
         return apply_transform(model.transform, reference, integers.get("m", 1), flat)
     tree = parse(model.formula or "")
@@ -142,9 +149,10 @@ def answer_key(exercise: Exercise) -> AnswerKey:
         candidates: list[Candidate] = []
         for model in wrong:
             try:
-                value = model_value(model, reference, env, integers, flat)
+                value = model_value(model, reference, env, integers, flat, problem)
                 values = tuple(
-                    model_value(model, r, e, integers, flat) for r, e in zip(at, envs, strict=True)
+                    model_value(model, r, e, integers, flat, p)
+                    for r, e, p in zip(at, envs, instances, strict=True)
                 )
             except ExpressionError:
                 continue  # the formula does not fit this network's sizes

@@ -29,7 +29,8 @@ wrong_layer_activation delta2 @ a2.T / m
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from math import prod
 
 from .._typing import FloatArray
@@ -56,16 +57,32 @@ MISTAKES: dict[str, str] = {
 """Every mistake the checker can name, with the sentence it shows."""
 
 
+def _kinds_mistakes() -> dict[str, str]:
+    """The mistakes each layer kind declares for its backward pass (the kernel not flipped, a
+    window's gradient sent to every entry, …)."""
+    from ..layers.registry import KINDS
+
+    return {k: v for kind in KINDS.values() for k, v in kind.mistakes.items() if k not in MISTAKES}
+
+
+MISTAKES.update(_kinds_mistakes())
+
+Compute = Callable[[Problem], "FloatArray | None"]
+
+
 @dataclass(frozen=True)
 class Model:
     """A wrong answer: which mistake it is, and either a ``transform`` of the reference value
-    (see :func:`apply_transform`) or a ``formula`` in the answer language."""
+    (see :func:`apply_transform`), a ``formula`` in the answer language, or a ``compute``: the
+    wrong value of a problem (a layer's mistaken backward pass, propagated), ``None`` where
+    the mistake does not reach this quantity."""
 
     mistake: str
     formula: str | None = None
     note: str = ""
     """What exactly went wrong here (``at z3 instead of z2``)."""
     transform: str | None = None
+    compute: Compute | None = field(default=None, compare=False, repr=False)
 
 
 AVERAGED = re.compile(r"^(dW\d+|db\d+|L)$")
@@ -115,6 +132,8 @@ def models(problem: Problem, name: str) -> tuple[str | None, list[Model]]:
     batch = problem.batch if isinstance(problem, ColumnProblem) else 1
     if isinstance(problem, RowProblem):
         right, wrong = _row_models(problem, name)
+    elif not problem.net.is_dense:
+        return None, _layer_models(problem, name)
     else:
         right, wrong = _column_models(problem, name)
     return right, [*_transforms(name, batch, flattened_shape(problem, name)), *wrong]
@@ -126,12 +145,17 @@ def flattened_shape(problem: Problem, name: str) -> tuple[int, int]:
 
     if isinstance(problem, RowProblem):
         target = {"J_L_X": "X", "J_L_W": "W", "J_L_N": "N"}.get(name, name)
-        return quantity(problem, target).shape
+        rows, columns = quantity(problem, target).shape
+        return rows, columns
+    if not problem.net.is_dense:
+        shape = quantity(problem, name).shape
+        return shape[0], prod(shape[1:])
     m = re.fullmatch(r"J_L_W(\d+)", name)
     if m:
         shape = problem.net.weight_shape(int(m.group(1)))
         return shape[0], prod(shape[1:])  # a convolution's W as its C_out × C·k·k matrix
-    return quantity(problem, name).shape
+    shape = quantity(problem, name).shape
+    return shape[0], prod(shape[1:])
 
 
 def _g(activation: str, arg: str, prime: bool) -> str | None:
@@ -350,3 +374,30 @@ def _row_models(problem: RowProblem, name: str) -> tuple[str | None, list[Model]
     if name == "J_S_N":
         wrong.append(Model("diagonal_as_vector", f"vec({gp})"))
     return right, wrong
+
+
+def _layer_models(problem: ColumnProblem, name: str) -> list[Model]:
+    """For a network other than the dense shorthand: the whole-answer mistakes (transposed
+    for a matrix, the sign, a missing or extra ``1/m``) and every mistake the network's
+    kinds declare, propagated by :func:`~jacobians.exercises.layered.mistaken_values`."""
+    from .layered import kind_mistakes, mistaken_values, node_label
+    from .quantities import quantity
+
+    shape = quantity(problem, name).shape
+    out = [Model("sign_flipped", transform="neg")]
+    if len(shape) == 2 and shape != (1, 1):
+        out.insert(0, Model("transposed", transform="T"))
+    if problem.batch > 1:
+        if AVERAGED.match(name):
+            out.append(Model("missing_mean", transform="times_m"))
+        elif name.startswith("delta"):
+            out.append(Model("extra_mean", transform="over_m"))
+    net = problem.net
+    for index, mistake in kind_mistakes(net):
+
+        def compute(p: Problem, index: int = index, mistake: str = mistake) -> FloatArray | None:
+            assert isinstance(p, ColumnProblem)
+            return mistaken_values(p.net, p.params, index, mistake).get(name)
+
+        out.append(Model(mistake, note=node_label(net, index), compute=compute))
+    return out

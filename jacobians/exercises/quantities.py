@@ -28,7 +28,7 @@ from ..errors import unknown_name
 from ..network import Network, cost, forward
 from ..parameters import Parameters, init_parameters
 
-Shape: TypeAlias = tuple[int, int]
+Shape: TypeAlias = tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,11 @@ def quantity(problem: Problem, name: str, what: str = "question") -> Quantity:
 
 
 def _column_quantities(problem: ColumnProblem) -> dict[str, Quantity]:
+    if not problem.net.is_dense:
+        from .layered import layer_quantities
+
+        table = layer_quantities(problem.net, problem.batch, problem.params.y is not None)
+        return {k: Quantity(k, e.shape, e.why, e.kind) for k, e in table.items()}
     n, L, B = problem.net.sizes, problem.net.depth, problem.batch
     cols = "one column" if B == 1 else f"one column per example (m = {B})"
     out: dict[str, Quantity] = {}
@@ -224,6 +229,10 @@ def environment(problem: Problem) -> dict[str, Matrix]:
     from ..backprop import vectorized_route
 
     net, params = problem.net, problem.params
+    if not net.is_dense:
+        from .layered import layer_environment
+
+        return layer_environment(net, params)
     cache = forward(net, params)
     env: dict[str, Matrix] = {"x": params.x, "a0": params.x}
     if params.y is not None:
@@ -250,6 +259,10 @@ def _column_references(problem: ColumnProblem) -> dict[str, Matrix]:
     from ..chains import example_jacobians, jacobian_route
 
     net, params = problem.net, problem.params
+    if not net.is_dense:
+        from .layered import layer_references
+
+        return layer_references(net, params)
     env = environment(problem)
     out = {k: v for k, v in env.items() if k != "m"}
     out["L"] = np.array([[cost(net, params)]])
@@ -305,7 +318,7 @@ def instantiate(problem: Problem, rng: np.random.Generator) -> Problem:
 
 # --- what a symbolic answer may use -----------------------------------------------------
 
-_LAYER = re.compile(r"^(delta|dW|db|J_L_z|J_L_W|J_L_b)(\d+)$")
+_LAYER = re.compile(r"^(delta|dW|db|J_L_z|J_L_a|J_L_W|J_L_b)(\d+)$")
 
 
 def allowed_names(problem: Problem, name: str) -> list[str]:

@@ -18,7 +18,8 @@ class Result:
     ``mistake`` names the diagnosed mistake (a key of
     :data:`~jacobians.exercises.mistakes.MISTAKES`) or is ``None``; ``form`` is ``numeric``,
     ``symbolic`` or ``None`` (no answer); ``shown`` and ``latex`` render a symbolic answer as
-    it was read; ``wrong`` lists the (row, column) entries that are off, counted from 1."""
+    it was read; ``wrong`` lists the (row, column) entries that are off (every index of a
+    tensor), counted from 1."""
 
     name: str
     verdict: str
@@ -29,7 +30,7 @@ class Result:
     form: str | None = None
     shown: str | None = None
     latex: str | None = None
-    wrong: tuple[tuple[int, int], ...] = ()
+    wrong: tuple[tuple[int, ...], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The fields ``--json`` prints for a question."""

@@ -5,7 +5,9 @@
 - ``foundations``: the chapter's matrix function ``L = Σ σ(X W)`` in the row layout, with the
   chapter's ``X`` and ``W`` (seed 190204) unless a seed asks for a variant;
 - ``network``: the same questions for any architecture (``sizes``, ``activations``, ``loss``,
-  ``batch``).
+  ``batch``; or ``layers`` and ``input_shape``, a sequence of any layer kinds);
+- ``cnn``: a small convolutional network, one example: the im2row Jacobian, ``dW1``, ``db1``,
+  the pooling Jacobian, and the gradient through the pooling and through the convolution.
 
 A variant's values come from its seed, and are drawn again (deterministically: attempt ``k``
 uses the generator seeded with ``(seed, k)``) until every question discriminates
@@ -21,7 +23,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import JacobiansError, message
-from ..network import DEFAULT_ACTIVATIONS, DEFAULT_LOSS, DEFAULT_SIZES, Network, check_finite
+from ..network import (
+    DEFAULT_ACTIVATIONS,
+    DEFAULT_LOSS,
+    DEFAULT_SIZES,
+    Network,
+    check_finite,
+    display,
+)
 from .exercise import Exercise, ExerciseFileError, Question, _ColumnMaker, _RowMaker
 from .key import problems
 from .quantities import ColumnProblem, RowProblem
@@ -32,8 +41,10 @@ SETS: dict[str, str] = {
     " layer by layer",
     "foundations": "the foundations chapter's matrix function L = Σ σ(X W) (row layout, the"
     " chapter's X and W)",
-    "network": "any architecture (--sizes --activations --loss --batch): the walk-through's"
-    " questions for it",
+    "network": "any architecture (--sizes --activations --loss --batch, or --layers --input):"
+    " the walk-through's questions for it",
+    "cnn": "a small convolutional network (1x4x4, conv2d, relu, maxpool, dense): the im2row"
+    " Jacobian, dW1, db1, the pooling Jacobian, δ through the pool and the convolution",
 }
 """The built-in sets, with the line ``jacobians exercises list`` prints."""
 
@@ -94,6 +105,64 @@ FOUNDATIONS_QUESTIONS = tuple(
 )
 
 
+CNN_LAYERS = "conv2d(2, 3, padding=1), relu, maxpool(2), flatten, dense(1), sigmoid"
+CNN_INPUT = "1x4x4"
+CNN_QUESTIONS = tuple(
+    Question(name, prompt, form)
+    for name, prompt, form in (
+        ("delta4", "δ[4] = (∂L/∂z[4])ᵀ", "either"),
+        ("dW4", "dW[4], the gradient of the cost with respect to W[4]", "either"),
+        ("J_a2_a1", "∂a[2]/∂a[1], the max pooling's Jacobian (a selection matrix)", "numeric"),
+        ("J_L_a1", "∂L/∂a[1]: the gradient routed back through the pooling, a row", "numeric"),
+        (
+            "delta1",
+            "δ[1] = (∂L/∂z[1])ᵀ, in the shape of z[1] (channels × rows × columns)",
+            "numeric",
+        ),
+        ("J_z1_W1", "∂z[1]/∂vec(W[1]) = I ⊗ U, U the im2row matrix of x", "numeric"),
+        ("dW1", "dW[1], in the shape of W[1] (C_out × C_in × k × k)", "numeric"),
+        ("db1", "db[1], one entry per output channel", "numeric"),
+        ("J_L_a0", "∂L/∂x: the gradient through the convolution, a row", "numeric"),
+    )
+)
+"""The convolution set's questions, from the output to the input."""
+
+
+def cnn(seed: int = 0) -> Exercise:
+    """The small convolutional network's exercise, variant ``seed``."""
+    net = Network.from_layers(CNN_LAYERS, CNN_INPUT, "bce")
+    title = "A small convolutional network: convolution and pooling as matrices"
+    return draw_variant(title, _ColumnMaker(net), CNN_QUESTIONS, seed, 1, "cnn")
+
+
+def layer_questions(net: Network, batch: int = 1) -> tuple[Question, ...]:
+    """The walk-through's questions for any sequence of layers, from the output to the input:
+    for one example every Jacobian of each layer, ``δ`` and the parameters' gradients of each
+    parametric layer, and the gradient reaching each layer's input (``J_L_a1``); for a batch,
+    ``delta``, ``dW`` and ``db``."""
+    out: list[Question] = []
+    one = batch == 1
+    if one:
+        out.append(Question(f"J_L_{net.nodes[-1].output}", "the derivative of the loss"))
+    for node in reversed(net.nodes):
+        numeric = "either" if len(node.out_shape) == 1 else "numeric"
+        if node.kind.roles:
+            out.append(Question(f"delta{node.layer}", f"δ[{node.layer}]", numeric))
+        if one:
+            for role in ("input", *node.kind.roles):
+                name = node.jacobian_name(role)
+                form = "either" if node.kind.name == "dense" or node.kind.activation else "numeric"
+                out.append(Question(name, f"∂{display(node.output)}/∂{name.split('_')[2]}", form))
+        for name in node.parameters.values():
+            form = "either" if node.kind.name == "dense" else "numeric"
+            out.append(Question(f"d{name}", f"d{display(name)}", form))
+        if one and not node.kind.activation:
+            out.append(
+                Question(f"J_L_{node.input}", f"∂L/∂{display(node.input)}, a row", "numeric")
+            )
+    return tuple(out)
+
+
 def walkthrough(seed: int = 0) -> Exercise:
     """The walk-through network's exercise, variant ``seed``."""
     return network_exercise(
@@ -119,23 +188,32 @@ def foundations(seed: int | None = None) -> Exercise:
 
 
 def network_exercise(
-    sizes: str | Sequence[int],
-    activations: str | Sequence[str],
-    loss: str,
+    sizes: str | Sequence[int] | None = None,
+    activations: str | Sequence[str] | None = None,
+    loss: str | None = None,
     seed: int = 0,
     batch: int = 1,
     title: str | None = None,
     name: str = "network",
+    layers: str | None = None,
+    input_shape: str | Sequence[int] | None = None,
 ) -> Exercise:
-    """The walk-through's questions for any network, variant ``seed`` with ``batch`` examples
-    (batch 1 asks for every Jacobian too; a batch asks for ``delta``, ``dW`` and ``db``)."""
-    net = Network.from_spec(sizes, activations, loss)
+    """The walk-through's questions for any network — ``sizes`` and ``activations``, or
+    ``layers`` on ``input_shape`` — variant ``seed`` with ``batch`` examples (batch 1 asks for
+    every Jacobian too; a batch asks for ``delta``, ``dW`` and ``db``)."""
+    if layers is not None:
+        net = Network.from_layers(layers, input_shape or "", loss)
+    else:
+        net = Network.from_spec(
+            sizes or DEFAULT_SIZES, activations or DEFAULT_ACTIVATIONS, loss or DEFAULT_LOSS
+        )
     if batch < 1:
         raise ExerciseFileError(message("batch", "at least 1 example", str(batch)))
+    questions = column_questions(net, batch) if net.is_dense else layer_questions(net, batch)
     return draw_variant(
         title or f"The {net.spec} network",
         _ColumnMaker(net),
-        column_questions(net, batch),
+        questions,
         seed,
         batch,
         name,
@@ -152,6 +230,8 @@ def new(name: str, seed: int | None = None, **network: Any) -> Exercise:
         return foundations(seed)
     if name == "network":
         return network_exercise(seed=0 if seed is None else seed, **network)
+    if name == "cnn":
+        return cnn(0 if seed is None else seed)
     raise unknown_name("exercise set", name, SETS)
 
 

@@ -14,9 +14,11 @@ from .key import problems
 
 def answer_form(value: Matrix) -> Any:
     """A value as an answers file holds it: a number for ``1 × 1``, a flat list for a column,
-    else a list of rows."""
+    a list of rows for a matrix, nested lists for a tensor."""
     if value.shape == (1, 1):
         return float(value[0, 0])
+    if value.ndim != 2:
+        return value.tolist()
     if value.shape[1] == 1:
         return [float(v) for v in value[:, 0]]
     return [[float(v) for v in row] for row in value]

@@ -66,6 +66,20 @@ class ActivationKind(Kind):
 
     kink_text: ClassVar[str] = "a relu or leaky_relu input within h of 0"
 
+    mistakes: ClassVar[dict[str, str]] = {
+        "missing_activation_derivative": "the activation derivative g'(z) is missing",
+        "activation_derivative_at_a": "the activation derivative is taken at a = g(z) instead of z",
+    }
+
+    def mistaken_backward(
+        self, mistake: str, params: Params, a: FloatArray, out: FloatArray, g: FloatArray
+    ) -> tuple[FloatArray, dict[str, FloatArray]]:
+        if mistake == "missing_activation_derivative":
+            return g, {}
+        if mistake == "activation_derivative_at_a":
+            return np.asarray(self.rule.vjp(out, g), dtype=np.float64), {}
+        raise KeyError(mistake)
+
     def structure(self, role: str, node: NodeNames) -> str:
         if self.rule.elementwise:
             return f"diag({self.rule.name}'({node.input}))"

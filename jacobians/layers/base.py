@@ -143,6 +143,18 @@ class Kind:
         gradient summed over the examples."""
         raise NotImplementedError
 
+    mistakes: ClassVar[dict[str, str]] = {}
+    """Mistakes made in this kind's backward pass, by id, with the sentence the exercise
+    checker shows (:meth:`mistaken_backward` makes each one)."""
+
+    def mistaken_backward(
+        self, mistake: str, params: Params, a: FloatArray, out: FloatArray, g: FloatArray
+    ) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """:meth:`backward` with ``mistake`` (a key of :attr:`mistakes`) made: what a student
+        who makes it computes. The exercise checker propagates it to every gradient that
+        depends on it, and recognises it in an answer."""
+        raise KeyError(mistake)
+
     def crosses_kink(self, inputs: tuple[FloatArray, FloatArray, FloatArray]) -> bool:
         """Whether a finite-difference stencil, whose three evaluations gave this layer the
         inputs ``inputs`` (at ``θ − h``, ``θ``, ``θ + h``), crosses a point where the layer's

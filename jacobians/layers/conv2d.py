@@ -112,6 +112,32 @@ class Conv2d(Kind):
         back = transposed(g, W, a.shape[1:3], self.stride, self.padding) if need_input else None
         return back, grads
 
+    mistakes: ClassVar[dict[str, str]] = {
+        "kernel_not_flipped": "the kernel is not flipped: the input gradient correlates the "
+        "padded Δ with W[o, c, k−1−u, k−1−v], the kernel rotated by 180°, not with W itself",
+        "padding_not_cropped": "the padding is not cropped: the gradient of the padded input "
+        "keeps p rows and columns on each side that are not inputs",
+        "channels_swapped": "input and output channels swapped: dW has W's shape "
+        "C_out × C_in × k × k",
+    }
+
+    def mistaken_backward(
+        self, mistake: str, params: Params, a: FloatArray, out: FloatArray, g: FloatArray
+    ) -> tuple[FloatArray, dict[str, FloatArray]]:
+        back, grads = self.backward(params, a, out, g)
+        assert back is not None
+        W, size, p = params["W"], a.shape[1:3], self.padding
+        if mistake == "kernel_not_flipped":  # flip() undone: the unrotated kernel is slid
+            back = transposed(g, W[:, :, ::-1, ::-1], size, self.stride, p)
+        elif mistake == "padding_not_cropped":
+            padded = (size[0] + 2 * p, size[1] + 2 * p)
+            back = transposed(g, W, padded, self.stride, 0)
+        elif mistake == "channels_swapped":
+            grads = {**grads, "W": grads["W"].transpose(1, 0, 2, 3)}
+        else:
+            raise KeyError(mistake)
+        return back, grads
+
     def structure(self, role: str, node: NodeNames) -> str:
         c_out, positions = node.out_shape[0], node.out_shape[1] * node.out_shape[2]
         if role == "W":

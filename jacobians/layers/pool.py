@@ -136,6 +136,26 @@ class MaxPool(Pool):
 
     kink_text: ClassVar[str] = "a max-pool window whose maximum changes or is tied"
 
+    mistakes: ClassVar[dict[str, str]] = {
+        "sent_to_every_entry": "the gradient of a window is sent to every entry of the window: "
+        "max pooling passes it to the window's maximum only",
+        "averaged_not_routed": "the gradient of a window is averaged over it (average "
+        "pooling's rule): max pooling routes it to the window's maximum",
+    }
+
+    def mistaken_backward(
+        self, mistake: str, params: Params, a: FloatArray, out: FloatArray, g: FloatArray
+    ) -> tuple[FloatArray, dict[str, FloatArray]]:
+        columns, _ = self.windows(a)
+        K = columns.shape[1]
+        if mistake == "sent_to_every_entry":
+            share = np.repeat(g.reshape(-1, 1), K, axis=1)
+        elif mistake == "averaged_not_routed":
+            share = np.repeat(g.reshape(-1, 1) / K, K, axis=1)
+        else:
+            raise KeyError(mistake)
+        return self._scatter(columns, share, a), {}
+
     def structure(self, role: str, node: NodeNames) -> str:
         return f"selection: the maximum of each {self.size}×{self.size} window"
 

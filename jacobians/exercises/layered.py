@@ -1,0 +1,263 @@
+"""Exercises on any sequence of layers (convolutions, pooling, …): names, shapes, reference
+values and mistake models, all read off the layers through the protocol.
+
+The dense walk-through network keeps its own tables in :mod:`.quantities` and
+:mod:`.mistakes` (its formulas in the answer language). Every other network is handled here:
+
+- the quantities are NOTATION.md's names of the network's tensors and parameters (``x``,
+  ``W1``, ``z1``, ``a2``, ``yhat``, ``L``), its gradients (``delta1`` for a parametric layer,
+  ``dW1``, ``db1``), and for one example every Jacobian (``J_z1_W1``, ``J_a2_a1``, …, the first
+  layer's ``J_z1_a0`` included) and every row ``∂L/∂t`` (``J_L_a1``: the gradient reaching the
+  pooling's input, ``J_L_a0``: the one that comes through the convolution);
+- a tensor is written in its own shape (an image ``C × H × W``, or ``C × H × W × B`` for a
+  batch), a vector as a column (``n × B``), a bias as a column, a weight in its own shape
+  (``C_out × C_in × k × k`` for a convolution) — nested lists in an answers file;
+- the reference values come from the Jacobian route (explicit chains of dense Jacobians);
+- the mistake models are those each kind declares for its backward pass
+  (:attr:`jacobians.layers.base.Kind.mistakes`: the kernel not flipped, a window's gradient sent
+  to every entry, …), propagated through the compact backward pass of the rest of the
+  network, so a mistake at the convolution also shows in ``dW1`` and ``J_L_a0``; plus the
+  transforms every answer can suffer (transposed, sign flipped, a missing ``1/m``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+import numpy as np
+
+from .._typing import FloatArray, Matrix
+from ..chains import example_jacobians, jacobian_route
+from ..network import Network, cost, display, flat, forward
+from ..parameters import Parameters
+from ..paths import jacobian_shapes
+
+Shape = tuple[int, ...]
+
+
+def tensor_shape(shape: Shape, batch: int) -> Shape:
+    """A tensor as an exercise writes it: a vector as a column (``n × B``); an image alone
+    (``C × H × W``) for one example, with the batch last for several."""
+    if len(shape) == 1 or batch > 1:
+        return (*shape, batch)
+    return shape
+
+
+def as_tensor(value: FloatArray, shape: Shape, batch: int) -> FloatArray:
+    """A batch-last array of the routes in its exercise shape (:func:`tensor_shape`)."""
+    return np.asarray(value, dtype=np.float64).reshape(tensor_shape(shape, batch))
+
+
+def parameter_shape(shape: Shape) -> Shape:
+    """A bias as a column, every other parameter in its own shape."""
+    return (shape[0], 1) if len(shape) == 1 else shape
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One quantity of a network: shape, why it has that shape, and kind (``given``,
+    ``forward``, ``gradient``, ``jacobian``)."""
+
+    shape: Shape
+    why: str
+    kind: str
+
+
+def layer_quantities(net: Network, batch: int, has_y: bool) -> dict[str, Entry]:
+    """Every quantity of ``net`` with ``batch`` examples, in the order a derivation meets them."""
+    out: dict[str, Entry] = {}
+    ex = "one example" if batch == 1 else f"a batch of {batch} on the last axis"
+
+    def tensor(name: str, shape: Shape, kind: str) -> None:
+        out[name] = Entry(tensor_shape(shape, batch), f"{name} is {_shape(shape)} for {ex}", kind)
+
+    tensor("x", net.input_shape, "given")
+    tensor("a0", net.input_shape, "given")
+    if has_y:
+        tensor("y", net.output_shape, "given")
+    for name, shape in net.parameter_shapes.items():
+        out[name] = Entry(parameter_shape(shape), f"{name} is {_shape(shape)}", "given")
+    for node in net.nodes:
+        tensor(node.output, node.out_shape, "forward")
+    tensor("yhat", net.output_shape, "forward")
+    out["L"] = Entry((1, 1), "the cost L is a number", "forward")
+    for node in reversed(net.parametric):
+        l = node.layer
+        out[f"delta{l}"] = Entry(
+            tensor_shape(node.out_shape, batch),
+            f"delta{l} = (∂L/∂{node.output})ᵀ has the shape of {node.output}",
+            "gradient",
+        )
+        for name in node.parameters.values():
+            shape = parameter_shape(net.parameter_shapes[name])
+            why = f"a gradient has the shape of its parameter: d{name} is like {name}"
+            out[f"d{name}"] = Entry(shape, why, "gradient")
+    if batch == 1:
+        for name, (rows, cols) in jacobian_shapes_all(net).items():
+            _, of, by = name.split("_")
+            why = (
+                "a Jacobian has one row per output and one column per input: "
+                f"{_entries(of)} has {rows}, {_entries(by)} has {cols}"
+            )
+            out[name] = Entry((rows, cols), why, "jacobian")
+    return out
+
+
+def _shape(shape: Shape) -> str:
+    return " × ".join(map(str, shape))
+
+
+def _entries(symbol: str) -> str:
+    if symbol == "L":
+        return "L (a number)"
+    return f"vec({symbol})"
+
+
+def jacobian_shapes_all(net: Network) -> dict[str, tuple[int, int]]:
+    """Every Jacobian of one example by name: the network's factors (the first layer's input
+    Jacobian included) and the rows ``∂L/∂t`` for every tensor and parameter ``t``."""
+    shapes = dict(jacobian_shapes(net))
+    first = net.nodes[0]
+    shapes[first.jacobian_name("input")] = (prod(first.out_shape), prod(first.in_shape))
+    for name, shape in net.shapes.items():
+        shapes[f"J_L_{name}"] = (1, prod(shape))
+    for name, shape in net.parameter_shapes.items():
+        shapes[f"J_L_{name}"] = (1, prod(shape))
+    return shapes
+
+
+def layer_environment(net: Network, params: Parameters) -> dict[str, Matrix]:
+    """The values a formula may name: every 2-D quantity among the given, forward and
+    gradient values (vectors and dense weights; an image has no formula in the answer
+    language), and ``m``."""
+    values = layer_values(net, params)
+    env = {k: v for k, v in values.items() if v.ndim == 2 and k != "L"}
+    env["m"] = np.asarray(float(params.batch))
+    return env
+
+
+def layer_values(net: Network, params: Parameters) -> dict[str, Matrix]:
+    """The given and forward values, and the gradients by the compact route, in exercise
+    shapes."""
+    from ..backprop import vectorized_route
+
+    B = params.batch
+    cache = forward(net, params)
+    out: dict[str, Matrix] = {"x": as_tensor(params.x, net.input_shape, B)}
+    out["a0"] = out["x"]
+    if params.y is not None:
+        out["y"] = as_tensor(params.y, net.output_shape, B)
+    for name, value in params.values.items():
+        out[name] = value.reshape(parameter_shape(value.shape))
+    for node in net.nodes:
+        out[node.output] = as_tensor(cache.values[node.output], node.out_shape, B)
+    out["yhat"] = as_tensor(cache.output, net.output_shape, B)
+    deltas = vectorized_route(net, params).deltas
+    for node in net.parametric:
+        out[f"delta{node.layer}"] = as_tensor(deltas[f"delta{node.layer}"], node.out_shape, B)
+    return out
+
+
+def layer_references(net: Network, params: Parameters) -> dict[str, Matrix]:
+    """The reference value of every quantity, from the Jacobian route: the gradients from
+    its chains, one example's Jacobians as dense matrices, and the rows ``∂L/∂t`` by
+    multiplying those Jacobians from the loss side (reverse accumulation)."""
+    B = params.batch
+    out = layer_values(net, params)
+    out["L"] = np.array([[cost(net, params)]])
+    route = jacobian_route(net, params)
+    for name, value in route.gradients.items():
+        out[name] = value.reshape(parameter_shape(value.shape))
+    for node in net.parametric:
+        out[f"delta{node.layer}"] = as_tensor(route.deltas[f"delta{node.layer}"], node.out_shape, B)
+    if B == 1:
+        jac = example_jacobians(net, params, forward(net, params), 0, "dense", first_input=True)
+        out.update({k: np.asarray(v, dtype=np.float64) for k, v in jac.items()})
+        out.update(loss_rows(net, jac))
+        for name in net.parameter_names:
+            out[f"J_L_{name}"] = out[f"d{name}"].reshape(1, -1)
+    return out
+
+
+def loss_rows(net: Network, jac: dict[str, object]) -> dict[str, Matrix]:
+    """``∂L/∂t`` for every tensor ``t``: the loss row, then one input Jacobian at a time
+    toward the input (the fused row ``(a[L] − y)ᵀ`` at a fused output pair, which stays
+    finite where ``ŷ`` rounds to 0 or 1)."""
+    last = net.nodes[-1]
+    rows = {f"J_L_{last.output}": np.asarray(jac[f"J_L_{last.output}"], dtype=np.float64)}
+    nodes = list(net.nodes)
+    if net.fused is not None:
+        rows[f"J_L_{last.input}"] = np.asarray(jac[f"J_L_{last.input}"], dtype=np.float64)
+        nodes = nodes[:-1]
+    row = rows[f"J_L_{nodes[-1].output}"]
+    for node in reversed(nodes):
+        row = row @ np.asarray(jac[node.jacobian_name("input")], dtype=np.float64)
+        rows[f"J_L_{node.input}"] = row
+    return rows
+
+
+# --- mistake models: a kind's wrong backward pass, propagated --------------------------
+
+
+def mistaken_values(
+    net: Network, params: Parameters, node_index: int, mistake: str
+) -> dict[str, Matrix]:
+    """Every gradient quantity as a student computes it who makes ``mistake`` in the backward
+    pass of node ``node_index`` and everything else right: the compact backward pass with that
+    one step replaced. Quantities the wrong step cannot reach are left out; so are those below
+    it once a wrong shape (an uncropped padding) stops the propagation."""
+    B = params.batch
+    cache = forward(net, params)
+    nodes = list(net.nodes)
+    if net.fused is not None:
+        g = net.fused.delta(cache.output, params.target(net))
+        nodes = nodes[:-1]
+    else:
+        A = cache.output
+        g = net.loss.gradient(flat(A), flat(params.target(net))).reshape(A.shape)
+    out: dict[str, Matrix] = {}
+    wrong = False
+    for j in range(len(nodes) - 1, -1, -1):
+        node = nodes[j]
+        a, value = cache.values[node.input], cache.values[node.output]
+        p = params.of(node)
+        back: FloatArray | None
+        if j == node_index:
+            back, grads = node.kind.mistaken_backward(mistake, p, a, value, g)
+            wrong = True
+        else:
+            try:
+                back, grads = node.kind.backward(p, a, value, g)
+            except ValueError:  # a wrongly shaped gradient cannot go on
+                break
+        if wrong:
+            for role, grad in grads.items():
+                name = node.parameters[role]
+                out[f"d{name}"] = (grad / B).reshape(parameter_shape(grad.shape))
+            if node.kind.roles and j != node_index:
+                out[f"delta{node.layer}"] = as_tensor(g, node.out_shape, B)
+            if back is not None and B == 1:
+                out[f"J_L_{node.input}"] = back.reshape(1, -1)
+        if back is None:
+            break
+        if back.shape != a.shape:
+            break
+        g = back
+    return out
+
+
+def kind_mistakes(net: Network) -> list[tuple[int, str]]:
+    """Every (node, mistake) the network's kinds declare, from the output to the input."""
+    out = []
+    for j in range(len(net.nodes) - 1, -1, -1):
+        if net.fused is not None and j == len(net.nodes) - 1:
+            continue  # the fused output pair's backward is (a − y): no step to get wrong
+        out += [(j, m) for m in net.nodes[j].kind.mistakes]
+    return out
+
+
+def node_label(net: Network, index: int) -> str:
+    """``at the maxpool(2) of layer 2``: where a mistake was made, for the checker's note."""
+    node = net.nodes[index]
+    return f"in the {node.kind.spec()} of layer {node.layer} ({display(node.output)})"
