@@ -23,7 +23,8 @@ from ._typing import FloatArray
 from .errors import InvalidValueError, ParameterFileError, ShapeError, message, shape_str
 
 if TYPE_CHECKING:
-    from .network import Network, Node
+    from . import network
+    from .network import Network
 
 _NAME = re.compile(r"^(W|b)([1-9][0-9]*)$")
 
@@ -75,7 +76,7 @@ class Parameters:
         """``B``, the number of examples (the last axis of ``x``)."""
         return int(self.x.shape[-1])
 
-    def of(self, node: Node) -> dict[str, FloatArray]:
+    def of(self, node: network.Node) -> dict[str, FloatArray]:
         """A layer's values by role (``{"W": W2, "b": b2}``)."""
         return {role: self.values[name] for role, name in node.parameters.items()}
 

@@ -27,6 +27,13 @@ FIGURES: dict[str, list[str]] = {
     "chain.png": ["chain", "square", "sigmoid"],
     "sweep.png": ["sweep"],
     "jacobians.png": ["jacobians", "--sizes", "3,4,2,1"],
+    "convolution.png": [
+        "jacobians",
+        "--input",
+        "1x4x4",
+        "--layers",
+        "conv2d(2, 2), relu, maxpool(2), flatten, dense(1), sigmoid",
+    ],
 }
 
 

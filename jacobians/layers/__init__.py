@@ -1,17 +1,12 @@
 """Layers: one module per kind, all speaking the protocol of :mod:`jacobians.layers.base`.
 
-=====================  ==========================================  ===========================
-spec                   module                                      Jacobians
-=====================  ==========================================  ===========================
-``dense(units)``       :mod:`jacobians.layers.dense`               ``I ⊗ aᵀ``, ``I``, ``W``
-``conv2d(C_out, k,     :mod:`jacobians.layers.conv2d`              ``I ⊗ U``, ``I ⊗ 1``,
-stride, padding)``                                                 Toeplitz (a correlation)
-``maxpool(k, s)``,     :mod:`jacobians.layers.pool`                selection, averaging
-``avgpool(k, s)``
-``flatten``            :mod:`jacobians.layers.flatten`             ``I``
-``relu``, …,           :mod:`jacobians.layers.activation`          ``diag(g'(z))``,
-``softmax``                                                        ``diag(s) − s sᵀ``
-=====================  ==========================================  ===========================
+- ``dense(units)`` (:mod:`.dense`): ``I ⊗ aᵀ``, ``I``, ``W``;
+- ``conv2d(out_channels, kernel, stride, padding)`` (:mod:`.conv2d`): ``I ⊗ U``, ``I ⊗ 1``,
+  the doubly-blocked Toeplitz matrix (applied as a correlation);
+- ``maxpool(size, stride)``, ``avgpool(size, stride)`` (:mod:`.pool`): a selection matrix, the
+  averaging matrix;
+- ``flatten`` (:mod:`.flatten`): ``I``;
+- ``relu``, …, ``softmax`` (:mod:`.activation`): ``diag(g'(z))``, ``diag(s) − s sᵀ``.
 
 :mod:`jacobians.layers.registry` maps spec names to kinds and parses specs. The dense layer's
 one-example functions (:func:`jacobian_z_W` and friends) are kept here by their old names.
