@@ -467,6 +467,7 @@ examples:
   jacobians exercises new walkthrough -o walkthrough.toml
   jacobians exercises new walkthrough --seed 17 -o student17.toml     a per-student variant
   jacobians exercises new network --sizes 2,3,2 --activations tanh,softmax --loss ce --batch 4
+  jacobians exercises new cnn -o cnn.toml                 convolution and pooling as matrices
   jacobians exercises solve walkthrough.toml --json > key.json
 """
 
@@ -506,10 +507,11 @@ def _add_exercise_commands(sub: Any) -> None:
     new = actions.add_parser(
         "new",
         help="write a built-in set as an exercise file",
-        description="Write a built-in exercise set as TOML: walkthrough, foundations, or "
-        "network (any architecture, with --sizes --activations --loss --batch).",
+        description="Write a built-in exercise set as TOML: walkthrough, foundations, cnn (a "
+        "small convolutional network), or network (any architecture, with --sizes "
+        "--activations --loss --batch, or --input --layers).",
     )
-    new.add_argument("name", metavar="NAME", help="walkthrough, foundations or network")
+    new.add_argument("name", metavar="NAME", help="walkthrough, foundations, cnn or network")
     new.add_argument(
         "--seed",
         type=_seed,
