@@ -270,6 +270,15 @@ class Network:
         return cls.from_layers(kinds, description["input"], loss or description.get("loss"))
 
     def _check_loss(self) -> None:
+        if not self.parametric:
+            raise InvalidValueError(
+                message(
+                    "layers",
+                    "at least one layer with parameters (dense, conv2d)",
+                    f"only {self.layer_spec}",
+                    "nothing would have a gradient",
+                )
+            )
         required, last = self.loss.output, self.nodes[-1]
         got = last.kind.spec() if last.kind.activation else last.kind.name
         if required is not None and len(self.output_shape) != 1:

@@ -309,7 +309,7 @@ def test_bad_specs_name_the_layer(
             "sigmoid; or use mse or sum",
         ),
         (
-            ("--layers", "flatten, sigmoid", "--input", "1x4x4", "--loss", "ce"),
+            ("--layers", "flatten, dense(2), sigmoid", "--input", "1x4x4", "--loss", "ce"),
             "loss: expected a softmax output for 'ce'",
         ),
         (
@@ -384,6 +384,15 @@ def test_one_image_may_come_without_a_batch_axis() -> None:
     arrays["y"] = 1.0
     params = parameters_from_arrays(net, arrays)
     assert params.x.shape == (1, 4, 4, 1) and params.y is not None and params.y.shape == (1, 1)
+
+
+def test_a_network_without_parameters_is_refused() -> None:
+    with pytest.raises(
+        InvalidValueError,
+        match=r"layers: expected at least one layer with parameters \(dense, conv2d\), got only "
+        r"maxpool\(2\), flatten; nothing would have a gradient",
+    ):
+        Network.from_layers("maxpool(2), flatten", "1x4x4", "mse")
 
 
 def test_unknown_names_are_listed() -> None:
