@@ -91,6 +91,33 @@ def test_jacobian_panels_show_the_layers_structure() -> None:
     assert [name for name, _ in jacobian_panels(net, params)][:2] == ["J_L_a3", "J_a3_z3"]
 
 
+def test_a_convolutional_network_shows_its_staircase_and_its_band() -> None:
+    # independent of the layers' code: J_z1_W1 = I ⊗ U with U the windows of x (loops), and
+    # J_z1_a0 the Toeplitz band, built entry by entry in tests/references.py
+    from . import references as ref
+
+    net = Network.from_layers("conv2d(2, 2), relu, maxpool(2), flatten, dense(1), sigmoid", "1x4x4")
+    params = init_parameters(net, 8)
+    panels = dict(jacobian_panels(net, params))
+    x, W = params.x[..., 0], params["W1"]
+    np.testing.assert_allclose(panels["J_z1_W1"], np.kron(np.eye(2), ref.im2row(x, 2, 1, 0)))
+    np.testing.assert_allclose(panels["J_z1_a0"], ref.conv_input_jacobian(W, 1, 4, 4, 1, 0))
+    selection = panels["J_a2_a1"]
+    assert selection.shape == (2, 18) and (selection.sum(axis=1) == 1).all()
+
+
+def test_the_jacobians_plot_obeys_the_memory_budget(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.png"
+    assert (
+        main(["plot", "jacobians", "--sizes", "8,8,1", "--memory-budget", "1K", "-o", str(out)])
+        == 2
+    )
+    assert "memory budget of 1 KiB, got J_z1_W1 of shape 8×64" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_plot_without_matplotlib_says_how_to_install(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
