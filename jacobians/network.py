@@ -347,14 +347,6 @@ class Network:
         """``('W1', 'b1', 'W2', 'b2', …)``."""
         return tuple(self.parameter_shapes)
 
-    def role(self, name: str) -> str:
-        """The role of a parameter: ``W`` for ``W2``."""
-        for node in self.parametric:
-            for role, full in node.parameters.items():
-                if full == name:
-                    return role
-        raise KeyError(name)
-
     @property
     def parameter_count(self) -> int:
         """The number of scalar parameters (``Σ_l n_l·n_{l-1} + n_l`` for dense layers)."""

@@ -49,19 +49,14 @@ def describe_network(net: Network) -> str:
     return f"{'x'.join(map(str, net.input_shape))} → {net.layer_spec}"
 
 
-ROLE_NOUNS = {"W": ("weight", "weights"), "b": ("bias", "biases")}
-
-
 def parameter_line(net: Network) -> str:
-    """``22 weights + 7 biases = 29``: the parameters counted by role."""
-    counts: dict[str, int] = {}
-    for name, shape in net.parameter_shapes.items():
-        role = net.role(name)
-        counts[role] = counts.get(role, 0) + prod(shape)
-    parts = []
-    for role, count in counts.items():
-        one, many = ROLE_NOUNS.get(role, (f"{role} entry", f"{role} entries"))
-        parts.append(plural(count, one, many))
+    """``22 weights + 7 biases = 29``: the parameters counted by the nouns of their roles."""
+    counts: dict[tuple[str, str], int] = {}
+    for node in net.parametric:
+        for role, name in node.parameters.items():
+            noun = node.kind.nouns.get(role, (f"{role} entry", f"{role} entries"))
+            counts[noun] = counts.get(noun, 0) + prod(net.parameter_shapes[name])
+    parts = [plural(count, one, many) for (one, many), count in counts.items()]
     return f"{' + '.join(parts)} = {net.parameter_count}"
 
 

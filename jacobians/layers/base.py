@@ -77,6 +77,11 @@ class Kind:
     """A parametric layer followed by an activation is one numbered layer (``z[l]``, ``a[l]``)."""
     roles: ClassVar[tuple[str, ...]] = ()
     """Parameter roles in the order they are named, drawn and written (``("W", "b")``)."""
+    nouns: ClassVar[dict[str, tuple[str, str]]] = {
+        "W": ("weight", "weights"),
+        "b": ("bias", "biases"),
+    }
+    """How the report counts each role's entries (``22 weights + 7 biases``)."""
     activation: ClassVar[bool] = False
     """True for the activations, which join a parametric layer before them."""
     summary: ClassVar[str] = ""
