@@ -16,8 +16,6 @@ Jacobians; they are never dependencies, and the script says when they were skipp
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,6 +24,7 @@ from collections.abc import Callable
 from functools import partial
 
 import numpy as np
+from harness import frameworks, machine, median_seconds, paired_ratio, skipped
 
 from jacobians.backprop import vectorized_route
 from jacobians.chains import chain, example_jacobians, jacobian_route, output_factors
@@ -39,73 +38,7 @@ from jacobians.structured import KronIdentityRow
 MLP = ("784-256-128-10", "relu,relu,softmax", "ce")
 
 
-def median_seconds(task: Callable[[], object], repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        task()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def paired_ratio(
-    task: Callable[[], object], base: Callable[[], object], rounds: int = 7, repeats: int = 5
-) -> tuple[float, float, float]:
-    """``task`` against ``base`` in ``rounds`` rounds; in each, ``base`` and then ``task`` run
-    once untimed (warm caches) and ``repeats`` times timed, and the round's ratio is the
-    ratio of their medians. Returns the median ratio over the rounds and the median seconds
-    of each. A shared machine's speed drifts: a round compares two measurements made a moment
-    apart, and each is of a warm route (alternating single runs would let the explicit
-    route's memory traffic evict the compact route's data and flatter the ratio)."""
-    ratios, tasks, bases = [], [], []
-    for _ in range(rounds):
-        base()
-        b = median_seconds(base, repeats)
-        task()
-        t = median_seconds(task, repeats)
-        ratios.append(t / b)
-        tasks.append(t)
-        bases.append(b)
-    return statistics.median(ratios), statistics.median(tasks), statistics.median(bases)
-
-
-def machine() -> str:
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(
-                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu
-            )
-    except OSError:
-        pass
-    return f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} cores, {cpu}"
-
-
 # --- optional: torch and jax, never dependencies ---------------------------------------
-
-
-def _frameworks() -> dict[str, object]:
-    """The importable ones of torch and jax, by name; the others are reported as skipped."""
-    found: dict[str, object] = {}
-    try:
-        import torch
-
-        found["torch"] = torch
-    except ImportError:
-        pass
-    try:
-        import jax
-
-        jax.config.update("jax_enable_x64", True)  # float64, as everywhere here
-        found["jax"] = jax
-    except ImportError:
-        pass
-    return found
-
-
-def _skipped(found: dict[str, object]) -> str:
-    missing = [name for name in ("torch", "jax") if name not in found]
-    return f"{', '.join(missing)}: skipped (not importable)" if missing else ""
 
 
 def _mlp_loss(
@@ -188,7 +121,7 @@ def mlp_gradients() -> None:
         "Each explicit route timed against the compact route in alternating rounds: the "
         "median of the rounds' ratios (the route's median seconds in brackets).\n"
     )
-    found = _frameworks()
+    found = frameworks()
     extra = "".join(f" {name} |" for name in found)
     print("| batch | strategy | compact (s) | structured | sparse | dense |" + extra)
     print("|---:|---|---:|---:|---:|---:|" + "---:|" * len(found))
@@ -228,13 +161,13 @@ def mlp_gradients() -> None:
         compact = statistics.median(compacts)
         print(f"| {batch} | {label} | {compact:.4f} | " + " | ".join(cells) + " |")
     print()
-    if _skipped(found):
-        print(_skipped(found) + "\n")
+    if skipped(found):
+        print(skipped(found) + "\n")
 
 
 def dense_build() -> None:
     print("## 2. Building ∂z/∂vec(W) = I_n ⊗ aᵀ densely\n")
-    found = _frameworks()
+    found = frameworks()
     extra = "".join(f" {name} jacrev (s; ours ×faster) |" for name in found)
     print(
         "| (n, m) | bytes | block fill (s, GB/s) | np.kron (s, GB/s) | fresh write (s, GB/s) |"
@@ -261,8 +194,8 @@ def dense_build() -> None:
         np.kron(np.eye(3), np.arange(2.0).reshape(1, -1)),
     )
     print()
-    if _skipped(found):
-        print(_skipped(found) + "\n")
+    if skipped(found):
+        print(skipped(found) + "\n")
 
 
 def _multiply_all(chains: list[list[Factor]], order: str) -> object:

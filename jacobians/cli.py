@@ -228,6 +228,7 @@ examples:
   jacobians derive --sizes 2,3,2 --activations tanh,softmax --loss ce --format markdown
   jacobians derive --abstract                         activations as g[l], derivatives g[l]'
   jacobians derive --general                          the proof for every size n, m
+  jacobians derive --input 1x3x3 --layers "conv2d(1, 2), relu, maxpool(2), flatten, dense(1)"
 
 exit status: 0 every proof holds, 1 one fails, 2 a usage error or bad input.
 """
@@ -328,9 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     derive.add_argument(
         "--param",
-        choices=("W", "b", "delta"),
+        choices=("W", "b", "delta", "input"),
         action="append",
-        help="W, b or delta (repeat for several; default W and b)",
+        help="W, b, delta, or input (the gradient at the layer's input: a convolution's "
+        "transposed correlation; with --layers) — repeat for several; default W and b",
     )
     derive.add_argument(
         "--format",
@@ -730,7 +732,7 @@ def _derive(args: argparse.Namespace) -> int:
     if args.general:
         given = [
             f"--{k}"
-            for k in ("sizes", "activations", "loss", "layer", "param")
+            for k in ("sizes", "activations", "layers", "input", "loss", "layer", "param")
             if getattr(args, k) is not None
         ] + (["--abstract"] if args.abstract else [])
         if given:
@@ -743,27 +745,44 @@ def _derive(args: argparse.Namespace) -> int:
         derivations = [general_derivation()]
     else:
         net = _network(args)
-        if not net.is_dense:
-            raise UsageError(
-                "--layers: derive takes dense layers with activations for now; write the "
-                "network with --sizes and --activations"
-            )
-        if args.layer is not None and args.layer > net.depth:
-            raise UsageError(
-                f"--layer: expected a layer from 1 to {net.depth} for {net.spec}, got {args.layer}"
-            )
-        if net.parameter_count > MAX_SYMBOLIC_PARAMETERS:
-            raise UsageError(
-                f"--sizes: expected at most {MAX_SYMBOLIC_PARAMETERS} parameters for a symbolic "
-                f"derivation, got {net.parameter_count} for {net.spec}; derive a narrower "
-                "network (the algebra is the same for every width) or use --general"
-            )
-        from derivations.derive import derive
-
         params = tuple(dict.fromkeys(args.param or ["W", "b"]))
-        derivations = derive(net, args.abstract, args.layer, params)
+        if not net.is_dense:
+            derivations = _derive_layers(args, net, params)
+        else:
+            if "input" in params:
+                raise UsageError(
+                    "--param input: the gradient at a layer's input is derived for networks "
+                    "with convolutions or pooling; a dense layer's is the δ recursion "
+                    "(--param delta)"
+                )
+            if args.layer is not None and args.layer > net.depth:
+                raise UsageError(
+                    f"--layer: expected a layer from 1 to {net.depth} for {net.spec}, "
+                    f"got {args.layer}"
+                )
+            if net.parameter_count > MAX_SYMBOLIC_PARAMETERS:
+                raise UsageError(
+                    f"--sizes: expected at most {MAX_SYMBOLIC_PARAMETERS} parameters for a "
+                    f"symbolic derivation, got {net.parameter_count} for {net.spec}; derive a "
+                    "narrower network (the algebra is the same for every width) or use --general"
+                )
+            from derivations.derive import derive
+
+            derivations = derive(net, args.abstract, args.layer, params)
     print("\n".join(d.render(args.format) for d in derivations), end="")
     return 0 if all(d.holds for d in derivations) else 1
+
+
+def _derive_layers(args: argparse.Namespace, net: Any, params: tuple[str, ...]) -> Any:
+    """The derivations of a network given by ``--layers`` (convolutions, pooling, …)."""
+    if args.abstract:
+        raise UsageError(
+            "--abstract: only for dense networks (--sizes); with --layers every activation is "
+            "written as itself"
+        )
+    from derivations.layers import derive_network
+
+    return derive_network(net, params, layer=args.layer)
 
 
 def _chain(args: argparse.Namespace) -> int:

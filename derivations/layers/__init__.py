@@ -1,0 +1,30 @@
+"""Symbolic derivations of networks of layers: convolutions, pooling, flatten, dense layers and
+activations, every Jacobian derived by sympy and every compact formula proved equal to its chain.
+
+Mirrors :mod:`jacobians.layers`, one module per layer kind
+(:mod:`derivations.layers.dense`, :mod:`derivations.layers.activation`,
+:mod:`derivations.layers.conv2d`, :mod:`derivations.layers.pool`,
+:mod:`derivations.layers.flatten`), on the protocol of :mod:`.base` with the registry of
+:mod:`.registry`; :mod:`.model` writes a network in symbols, :mod:`.chains` derives, chains and
+proves, :mod:`.derive` prints. The entry point:
+
+    derive_network(net, params=("W", "b"), example=None) -> list[Derivation]
+"""
+
+from __future__ import annotations
+
+from .chains import Claim, compact_route, jacobians, prove_network, structure_checks
+from .derive import MAX_ENTRIES, MAX_PARAMETERS, derive_network
+from .model import SymbolicModel
+
+__all__ = [
+    "MAX_ENTRIES",
+    "MAX_PARAMETERS",
+    "Claim",
+    "SymbolicModel",
+    "compact_route",
+    "derive_network",
+    "jacobians",
+    "prove_network",
+    "structure_checks",
+]

@@ -1,0 +1,43 @@
+"""The symbolic layer kinds by spec name: one line per module, as :mod:`jacobians.layers.registry`.
+
+:func:`symbolic_layer` turns a numeric :class:`~jacobians.network.Node` into its
+:class:`~derivations.layers.base.SymbolicLayer`; a kind without a symbolic module (a norm,
+attention, …) is refused with the list of those that have one.
+"""
+
+from __future__ import annotations
+
+from jacobians.errors import UnknownNameError, message
+from jacobians.network import Node
+
+from .activation import Activation
+from .base import Context, SymbolicLayer
+from .conv2d import Conv2d
+from .dense import Dense
+from .flatten import Flatten
+from .pool import AvgPool, MaxPool
+
+SYMBOLIC: dict[str, type[SymbolicLayer]] = {
+    name: cls
+    for cls in (Dense, Conv2d, MaxPool, AvgPool, Flatten, Activation)
+    for name in cls.kinds
+}
+"""Every layer kind that has a symbolic module, by its spec name."""
+
+
+def symbolic_layer(node: Node, context: Context) -> SymbolicLayer:
+    """The symbolic layer of ``node`` (its kind looked up by name).
+
+    Raises :class:`~jacobians.errors.UnknownNameError` naming the entry and the kinds that
+    have a symbolic derivation."""
+    cls = SYMBOLIC.get(node.kind.name)
+    if cls is None:
+        raise UnknownNameError(
+            message(
+                f"layers[{node.entry}] {node.kind.spec()!r}",
+                f"a kind with a symbolic derivation, one of {', '.join(sorted(SYMBOLIC))}",
+                repr(node.kind.name),
+                "derive a network of these kinds, or compare it numerically",
+            )
+        )
+    return cls.build(node, context)
