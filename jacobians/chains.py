@@ -48,6 +48,10 @@ from .structured import REPRESENTATIONS, represent, to_dense
 
 DEFAULT_MEMORY_BUDGET = 2**30
 """1 GiB: the largest dense Jacobian the route builds unless told otherwise."""
+AUTO_DENSE_LIMIT = 2**26
+"""64 MiB: the largest dense Jacobian ``auto`` builds (``--jacobians dense`` goes up to the
+memory budget). A dense factor beyond it — LeNet's ``∂a[1]/∂z[1]`` is 4704 × 4704, 169 MiB
+of a diagonal — is nothing a reader reads, and its structured form is tens of times faster."""
 
 
 def node_jacobians(
@@ -98,7 +102,8 @@ def example_jacobians(
 
 
 def choose_representation(net: Network, requested: str, budget: int) -> tuple[str, str | None]:
-    """The representation to use and, when ``auto`` switched away from dense, why.
+    """The representation to use and, when ``auto`` switched away from dense, why: ``auto`` is
+    dense while the largest dense Jacobian fits both ``budget`` and :data:`AUTO_DENSE_LIMIT`.
 
     ``dense`` above ``budget`` bytes raises :class:`~jacobians.errors.InvalidValueError`
     naming the Jacobian, its shape, its size and the way out."""
@@ -106,11 +111,17 @@ def choose_representation(net: Network, requested: str, budget: int) -> tuple[st
     if requested not in (*REPRESENTATIONS, "auto"):
         raise unknown_name("jacobians", requested, (*REPRESENTATIONS, "auto"))
     if requested == "auto":
-        if size <= budget:
+        if size <= min(budget, AUTO_DENSE_LIMIT):
             return "dense", None
+        if size > budget:
+            return "structured", (
+                f"auto: {name} ({shape[0]}×{shape[1]}) would take {_bytes(size)} dense, over "
+                f"the memory budget of {_bytes(budget)}: using structured Jacobians"
+            )
         return "structured", (
-            f"auto: {name} ({shape[0]}×{shape[1]}) would take {_bytes(size)} dense, over the "
-            f"memory budget of {_bytes(budget)}: using structured Jacobians"
+            f"auto: {name} ({shape[0]}×{shape[1]}) would take {_bytes(size)} dense, over "
+            f"auto's limit of {_bytes(AUTO_DENSE_LIMIT)} for a dense Jacobian: using "
+            "structured Jacobians (--jacobians dense builds them up to the memory budget)"
         )
     if requested == "dense" and size > budget:
         raise InvalidValueError(

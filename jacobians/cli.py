@@ -285,8 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         choices=("dense", "sparse", "structured", "auto"),
         help="how each Jacobian is held: dense numpy arrays, scipy.sparse, structured objects "
-        "(I ⊗ aᵀ, diagonals, …) or auto: dense while the largest fits the memory budget "
-        "(default auto)",
+        "(I ⊗ aᵀ, diagonals, …) or auto: dense while the largest fits the memory budget and "
+        "64 MiB (default auto)",
     )
     compare.add_argument(
         "--strategy",

@@ -438,11 +438,16 @@ class Cache:
         return tuple(self.values.get(f"z{l}", np.empty((0, B))) for l in range(L + 1))
 
 
-def forward(net: Network, params: Parameters) -> Cache:
-    """Every node's output on the whole batch ``x``."""
+def forward(net: Network, params: Parameters, base: Cache | None = None, start: int = 0) -> Cache:
+    """Every node's output on the whole batch ``x``; with ``base``, the outputs of the nodes
+    before ``start`` are taken from it (parameters that only node ``start`` and later use
+    changed: the numerical route's perturbations)."""
     values: dict[str, FloatArray] = {"a0": params.x}
-    for node in net.nodes:
-        values[node.output] = node.kind.forward(params.of(node), values[node.input])
+    for j, node in enumerate(net.nodes):
+        if base is not None and j < start:
+            values[node.output] = base.values[node.output]
+        else:
+            values[node.output] = node.kind.forward(params.of(node), values[node.input])
     return Cache(values)
 
 

@@ -400,3 +400,23 @@ def test_unknown_names_are_listed() -> None:
         Network.from_layers("dense(2), swish", "3")
     with pytest.raises(InvalidValueError, match="layers: expected at least one layer"):
         Network.from_layers("", "3")
+
+
+LENET = (
+    "conv2d(6, 5, padding=2), relu, maxpool(2), conv2d(16, 5), relu, maxpool(2), flatten, "
+    "dense(120), relu, dense(84), relu, dense(10), softmax"
+)
+
+
+def test_lenet_with_auto_leaves_dense_says_so_and_agrees(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "compare", "--input", "1x28x28", "--layers", LENET)
+    assert code == 0, err
+    assert "structured Jacobian chains" in out.splitlines()[1]
+    assert (
+        "note: auto: J_a1_z1 (4704×4704) would take 169 MiB dense, over auto's limit of 64 MiB "
+        "for a dense Jacobian: using structured Jacobians" in out
+    )
+    assert "parameters: 61,706" not in out and "= 61706" in out
+    assert out.rstrip().endswith("the three routes agree")

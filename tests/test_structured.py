@@ -277,8 +277,22 @@ def test_batch_chain_with_a_saturated_output() -> None:
 
 
 def test_auto_leaves_dense_when_the_dense_work_is_too_large() -> None:
-    # 64 examples through a dense 256 × 200,704 J_z1_W1 would take ~3e10 multiply–adds
-    net = Network.from_spec("784-256-128-10", "relu,relu,softmax", "ce")
-    result = compare(net, init_parameters(net, 0, 64))
+    # 800 examples through a dense 200 × 20,000 J_z1_W1 (32 MB, within auto's 64 MiB) would
+    # take ~2e10 multiply–adds
+    net = Network.from_spec("100-200-10", "relu,softmax", "ce")
+    result = compare(net, init_parameters(net, 0, 800))
     assert result.agree and result.jacobian.representation == "structured"
     assert result.jacobian.notes[0].startswith("auto: dense Jacobian chains would take about")
+
+
+def test_auto_leaves_dense_above_its_limit_for_one_jacobian() -> None:
+    # 256 × 200,704 J_z1_W1 would take 392 MiB: within the memory budget, over auto's 64 MiB
+    net = Network.from_spec("784-256-128-10", "relu,relu,softmax", "ce")
+    representation, why = choose_representation(net, "auto", 2**30)
+    assert representation == "structured"
+    assert why == (
+        "auto: J_z1_W1 (256×200704) would take 392 MiB dense, over auto's limit of 64 MiB for "
+        "a dense Jacobian: using structured Jacobians (--jacobians dense builds them up to the "
+        "memory budget)"
+    )
+    assert choose_representation(net, "dense", 2**30) == ("dense", None)
