@@ -75,6 +75,9 @@ def vectorized_route(net: Network, params: Parameters) -> VectorizedRoute:
             sums[f"d{node.parameters[role]}"] = value
         if back is not None:
             g = back
-    gradients = {name: sums[f"d{name}"] / B for name in net.parameter_names}
+    gradients = {f"d{name}": sums[f"d{name}"] for name in net.parameter_names}
+    if B > 1:
+        for value in gradients.values():
+            value /= B  # in place: fresh sums, and no second array of their size
     ordered = {f"delta{n.layer}": deltas[f"delta{n.layer}"] for n in net.parametric}
-    return VectorizedRoute({f"d{k}": v for k, v in gradients.items()}, ordered)
+    return VectorizedRoute(gradients, ordered)

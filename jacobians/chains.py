@@ -399,7 +399,9 @@ def jacobian_route(
     shapes = {t.name: t for t in targets(net)}
     gradients = {}
     for name, row in sums.items():
-        gradients[name] = _result(shapes[name], row / B if B > 1 else row)
+        if B > 1:
+            row /= B  # in place: the sums are the route's own arrays
+        gradients[name] = _result(shapes[name], row)
     notes = [switched] if switched else []
     if fused_at and net.fused is not None:
         L, z = net.depth, display(net.nodes[-1].input)
