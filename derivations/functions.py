@@ -140,7 +140,8 @@ def elementwise(name: str) -> Elementwise:
     leaky_relu(z, 1/5)
     """
     g = get_activation(name)  # validates the name, with the numeric package's message
-    key, _, slope_text = normalize(g.name).partition(":")
+    key, _, slope_text = g.name.partition(":")  # the slope as written: 1e-05, -2
+    key = normalize(key)
     if key == "leaky_relu":
         slope = sp.Rational(slope_text or str(DEFAULT_LEAKY_SLOPE))  # exact: 0.2 is 1/5
         return lambda z: leaky_relu(z, slope)

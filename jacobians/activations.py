@@ -101,9 +101,20 @@ def _sigmoid_prime(z: FloatArray) -> FloatArray:
     return s * (1.0 - s)
 
 
+def number_text(value: float) -> str:
+    """The shortest text that reads back as exactly ``value``: ``0.2``, ``2``, ``1e-05``,
+    ``0.123456789`` (``:g`` alone would round that to ``0.123457``).
+
+    >>> number_text(2.0), number_text(0.123456789)
+    ('2', '0.123456789')
+    """
+    text = f"{value:g}"
+    return text if float(text) == value else repr(float(value))
+
+
 def leaky_relu(slope: float = DEFAULT_LEAKY_SLOPE) -> Elementwise:
     """``g(z) = z`` for ``z > 0`` and ``α z`` otherwise; ``g'(z) = 1`` or ``α`` (``α`` at 0)."""
-    name = "leaky_relu" if slope == DEFAULT_LEAKY_SLOPE else f"leaky_relu:{slope:g}"
+    name = "leaky_relu" if slope == DEFAULT_LEAKY_SLOPE else f"leaky_relu:{number_text(slope)}"
     return Elementwise(
         name,
         lambda z: np.where(z > 0, z, slope * z),

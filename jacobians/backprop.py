@@ -17,10 +17,11 @@ over it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ._typing import FloatArray, Matrix
-from .network import Network, flat, forward
+from ._typing import FloatArray
+from .network import Cache, Network, flat, forward
 from .parameters import Parameters
 
 
@@ -33,14 +34,61 @@ class VectorizedRoute:
     deltas: dict[str, FloatArray]
 
 
-def output_delta(net: Network, params: Parameters, z: Matrix, a: Matrix) -> Matrix:
-    """``Δ[L]``: ``A[L] − Y`` for a fused pair, else ``g'ᵀ`` applied to ``∂L/∂ŷ`` (vectors
-    ``n_L × B``)."""
-    y = params.target(net)
+@dataclass(frozen=True)
+class Step:
+    """One layer of the backward pass: node ``index``, each example's gradient ``g`` at its
+    output, at its input (``back``; ``None`` where not asked for), and its parameters'
+    gradients summed over the examples (by role)."""
+
+    index: int
+    g: FloatArray
+    back: FloatArray | None
+    grads: dict[str, FloatArray]
+
+
+Mistake = tuple[int, str]
+"""``(node index, mistake)``: one layer's backward pass done wrong (:mod:`jacobians.exercises`)."""
+
+
+def output_gradient(net: Network, params: Parameters, cache: Cache) -> tuple[int, FloatArray]:
+    """Where the backward pass starts: the last node it goes through and each example's
+    gradient at that node's output — ``a[L] − y`` at the last activation's input for a fused
+    pair (sigmoid with bce, softmax with ce), else ``(∂L/∂ŷ)ᵀ``."""
     if net.fused is not None:
-        return net.fused.delta(a, y)
-    gradient = net.loss.gradient(flat(a), flat(y)).reshape(a.shape)
-    return net.activations[-1].vjp(z, gradient)
+        return len(net.nodes) - 2, net.fused.delta(cache.output, params.target(net))
+    A = cache.output
+    g = net.loss.gradient(flat(A), flat(params.target(net))).reshape(A.shape)
+    return len(net.nodes) - 1, g
+
+
+def backward_steps(
+    net: Network,
+    params: Parameters,
+    cache: Cache,
+    down_to: int = 0,
+    input_at_end: bool = True,
+    mistake: Mistake | None = None,
+) -> Iterator[Step]:
+    """Each layer's compact backward pass from the output to node ``down_to`` (the gradient
+    at its input only with ``input_at_end``); with ``mistake``, that node's pass is done
+    wrong (:meth:`~jacobians.layers.base.Kind.mistaken_backward`) and the walk stops where a
+    wrongly shaped gradient cannot go on."""
+    start, g = output_gradient(net, params, cache)
+    for j in range(start, down_to - 1, -1):
+        node = net.nodes[j]
+        a, out = cache.values[node.input], cache.values[node.output]
+        back: FloatArray | None
+        if mistake is not None and mistake[0] == j:
+            nxt = net.nodes[j + 1] if j + 1 < len(net.nodes) else None
+            after = cache.values[nxt.output] if nxt and nxt.kind.activation else None
+            back, grads = node.kind.mistaken_backward(mistake[1], params.of(node), a, out, g, after)
+        else:
+            need = j > down_to or input_at_end
+            back, grads = node.kind.backward(params.of(node), a, out, g, need_input=need)
+        yield Step(j, g, back, grads)
+        if back is None or back.shape != a.shape:
+            return
+        g = back
 
 
 def vectorized_route(net: Network, params: Parameters) -> VectorizedRoute:
@@ -54,30 +102,18 @@ def vectorized_route(net: Network, params: Parameters) -> VectorizedRoute:
     [[15.0]]
     """
     cache = forward(net, params)
-    B = params.batch
-    nodes = list(net.nodes)
-    if net.fused is not None:
-        g = net.fused.delta(cache.output, params.target(net))
-        nodes = nodes[:-1]  # δ[L] = a[L] − y is the gradient at the last activation's input
-    else:
-        A = cache.output
-        g = net.loss.gradient(flat(A), flat(params.target(net))).reshape(A.shape)
-    lowest = min((j for j, node in enumerate(nodes) if node.kind.roles), default=0)
+    lowest = min(j for j, node in enumerate(net.nodes) if node.kind.roles)
     sums: dict[str, FloatArray] = {}
     deltas: dict[str, FloatArray] = {}
-    for j in range(len(nodes) - 1, lowest - 1, -1):
-        node = nodes[j]
+    for step in backward_steps(net, params, cache, lowest, input_at_end=False):
+        node = net.nodes[step.index]
         if node.kind.roles:
-            deltas[f"delta{node.layer}"] = g
-        a, out = cache.values[node.input], cache.values[node.output]
-        back, grads = node.kind.backward(params.of(node), a, out, g, need_input=j > lowest)
-        for role, value in grads.items():
+            deltas[f"delta{node.layer}"] = step.g
+        for role, value in step.grads.items():
             sums[f"d{node.parameters[role]}"] = value
-        if back is not None:
-            g = back
     gradients = {f"d{name}": sums[f"d{name}"] for name in net.parameter_names}
-    if B > 1:
+    if params.batch > 1:
         for value in gradients.values():
-            value /= B  # in place: fresh sums, and no second array of their size
+            value /= params.batch  # in place: fresh sums, and no second array of their size
     ordered = {f"delta{n.layer}": deltas[f"delta{n.layer}"] for n in net.parametric}
     return VectorizedRoute(gradients, ordered)

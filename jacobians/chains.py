@@ -311,11 +311,7 @@ def _batch_route(
         "of one example"
     )
     if fused:
-        L, z = net.depth, display(last.input)
-        notes.append(
-            f"∂L/∂a[{L}] is ±∞ where ∂a[{L}]/∂{z} is 0 (∞·0) for some example: the "
-            f"batch chain used the fused row ∂L/∂{z} = (a[{L}] − y)ᵀ / B"
-        )
+        notes.append(fused_note(net, "some example", "the batch chain", " / B"))
     return JacobianRoute(
         gradients,
         deltas,
@@ -404,13 +400,10 @@ def jacobian_route(
         gradients[name] = _result(shapes[name], row)
     notes = [switched] if switched else []
     if fused_at and net.fused is not None:
-        L, z = net.depth, display(net.nodes[-1].input)
-        notes.append(
-            f"∂L/∂a[{L}] is ±∞ where ∂a[{L}]/∂{z} is 0 (∞·0) for example(s) "
-            f"{', '.join(map(str, fused_at[:10]))}{' …' if len(fused_at) > 10 else ''} "
-            f"({net.fused.activation} saturated under {net.fused.loss}): the chain used the fused "
-            f"row ∂L/∂{z} = (a[{L}] − y)ᵀ there"
-        )
+        examples = f"example(s) {', '.join(map(str, fused_at[:10]))}"
+        examples += f"{' …' if len(fused_at) > 10 else ''} ({net.fused.activation} saturated "
+        examples += f"under {net.fused.loss})"
+        notes.append(fused_note(net, examples, "the chain", " there"))
     return JacobianRoute(
         gradients,
         deltas,
@@ -422,6 +415,16 @@ def jacobian_route(
         max(gaps) if gaps else None,
         tuple(notes),
         representation,
+    )
+
+
+def fused_note(net: Network, where: str, chain: str, tail: str) -> str:
+    """The note of a chain that used the fused row ``(a[L] − y)ᵀ`` because ``∂L/∂a[L]`` is
+    infinite where ``∂a[L]/∂z[L]`` is 0."""
+    L, z = net.depth, display(net.nodes[-1].input)
+    return (
+        f"∂L/∂a[{L}] is ±∞ where ∂a[{L}]/∂{z} is 0 (∞·0) for {where}: {chain} used the fused "
+        f"row ∂L/∂{z} = (a[{L}] − y)ᵀ{tail}"
     )
 
 

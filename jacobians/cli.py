@@ -150,7 +150,9 @@ LAYERS_HELP = (
 )
 
 
-def _add_network_options(parser: argparse.ArgumentParser, sizes_note: str = "") -> None:
+def _add_network_options(
+    parser: argparse.ArgumentParser, sizes_note: str = "", params: bool = False
+) -> None:
     """``--sizes``, ``--activations``, ``--loss`` (the dense shorthand) or ``--layers`` and
     ``--input`` (any sequence of layers): the network, shared by every command."""
     parser.add_argument(
@@ -169,7 +171,8 @@ def _add_network_options(parser: argparse.ArgumentParser, sizes_note: str = "") 
         "--input",
         metavar="SHAPE",
         help="one example's shape with --layers: n for a vector, C×H×W for an image, "
-        "e.g. 3 or 1x28x28 (default: read off a --params file written by compare --json)",
+        "e.g. 3 or 1x28x28"
+        + (" (default: read off a --params file written by compare --json)" if params else ""),
     )
     parser.add_argument(
         "--loss",
@@ -252,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=COMPARE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_network_options(compare, "or read off --params")
+    _add_network_options(compare, "or read off --params", params=True)
     source = compare.add_mutually_exclusive_group()
     source.add_argument(
         "--seed", type=_seed, help=f"random parameters from this seed (default {DEFAULT_SEED})"

@@ -96,16 +96,17 @@ def parse_input(shape: str | int | Sequence[int]) -> Shape:
         values = list(shape)
         if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values):
             raise InvalidValueError(message("input", "whole numbers", repr(shape)))
-    if not 1 <= len(values) <= 3:
+    if values and min(values) < 1:
+        raise InvalidValueError(message("input", "positive sizes", repr(shape)))
+    if len(values) not in (1, 3):
         raise InvalidValueError(
             message(
                 "input",
-                "1 to 3 sizes: n (a vector), T×d (a sequence) or C×H×W (an image)",
+                "n (a vector) or C×H×W (an image: channels, height, width)",
                 repr(shape),
+                "sequences T×d are not supported yet" if len(values) == 2 else "",
             )
         )
-    if min(values) < 1:
-        raise InvalidValueError(message("input", "positive sizes", repr(shape)))
     return tuple(int(v) for v in values)
 
 
@@ -127,9 +128,11 @@ def parse_names(names: str | Sequence[str], what: str = "activations") -> list[s
     return out
 
 
-def default_loss(last: Kind) -> str:
-    """The loss a network ending in ``last`` gets unless told: ``ce`` after softmax, ``bce``
-    after sigmoid, ``mse`` otherwise."""
+def default_loss(last: Kind, output: Shape) -> str:
+    """The loss a network ending in ``last`` with outputs of shape ``output`` gets unless told:
+    ``ce`` after softmax, ``bce`` after sigmoid on a vector, ``mse`` otherwise."""
+    if len(output) != 1:
+        return "mse"
     return {"softmax": "ce", "sigmoid": "bce"}.get(last.name, "mse")
 
 
@@ -252,7 +255,8 @@ class Network:
         kinds = parse_layers(layers)
         if not kinds:
             raise InvalidValueError(message("layers", "at least one layer", "none"))
-        net = cls(shape, _nodes(kinds, shape), get_loss(loss or default_loss(kinds[-1])))
+        nodes = _nodes(kinds, shape)
+        net = cls(shape, nodes, get_loss(loss or default_loss(kinds[-1], nodes[-1].out_shape)))
         net._check_loss()
         return net
 
@@ -262,9 +266,14 @@ class Network:
         ``loss`` overrides the file's."""
         from .layers.registry import kinds_from_description
 
-        if "layers" not in description or "input" not in description:
+        missing = [k for k in ("input", "layers") if k not in description]
+        if missing:
             raise InvalidValueError(
-                message("network", "input and layers, as compare --json writes them", "neither")
+                message(
+                    "network",
+                    "input and layers, as compare --json writes them",
+                    f"no {' and no '.join(missing)}",
+                )
             )
         kinds = kinds_from_description(description["layers"])
         return cls.from_layers(kinds, description["input"], loss or description.get("loss"))

@@ -88,10 +88,10 @@ def chain_names(net: Network, target: Target, fused: bool = False) -> list[str]:
     return names
 
 
-def jacobian_shapes(net: Network) -> dict[str, tuple[int, int]]:
+def jacobian_shapes(net: Network, first_input: bool = False) -> dict[str, tuple[int, int]]:
     """The shape of every Jacobian of one example by name, without computing any: the loss
-    row, then each node from the last (its input Jacobian, except the first node's, and its
-    parameters'), then the fused row if any.
+    row, then each node from the last (its input Jacobian — the first node's only with
+    ``first_input``: it is in no chain — and its parameters'), then the fused row if any.
 
     >>> jacobian_shapes(Network.from_spec())["J_z2_W2"]
     (2, 8)
@@ -100,7 +100,7 @@ def jacobian_shapes(net: Network) -> dict[str, tuple[int, int]]:
     for j in range(len(net.nodes) - 1, -1, -1):
         node = net.nodes[j]
         rows = prod(node.out_shape)
-        if j > 0:
+        if j > 0 or first_input:
             shapes[node.jacobian_name("input")] = (rows, prod(node.in_shape))
         for role in node.kind.roles:
             name = node.parameters[role]
@@ -110,9 +110,10 @@ def jacobian_shapes(net: Network) -> dict[str, tuple[int, int]]:
     return shapes
 
 
-def largest_dense(net: Network) -> tuple[str, tuple[int, int], int]:
+def largest_dense(net: Network, first_input: bool = False) -> tuple[str, tuple[int, int], int]:
     """The largest Jacobian of ``net`` when dense: name, shape and bytes (float64)."""
-    name, shape = max(jacobian_shapes(net).items(), key=lambda kv: kv[1][0] * kv[1][1])
+    shapes = jacobian_shapes(net, first_input)
+    name, shape = max(shapes.items(), key=lambda kv: kv[1][0] * kv[1][1])
     return name, shape, 8 * shape[0] * shape[1]
 
 

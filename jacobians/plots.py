@@ -15,10 +15,11 @@ import numpy as np
 
 from ._typing import FloatArray, Matrix
 from .chainrule import DEFAULT_STEP, chain_value, elementwise_link, numeric_derivative
-from .chains import DEFAULT_MEMORY_BUDGET, choose_representation, example_jacobians
+from .chains import DEFAULT_MEMORY_BUDGET, _bytes, example_jacobians
 from .errors import InvalidValueError, message
 from .network import Network, forward
 from .parameters import Parameters
+from .paths import largest_dense
 from .rowlayout import matrix_function
 
 SIZE = (8.0, 6.0)
@@ -107,8 +108,18 @@ def jacobian_panels(
     network other than the dense shorthand also the first layer's input Jacobian (a
     convolution's Toeplitz band). Refused, as ``compare --jacobians dense`` is, when the
     largest would exceed ``memory_budget`` bytes."""
-    choose_representation(net, "dense", memory_budget)
-    jac = example_jacobians(net, params, forward(net, params), first_input=not net.is_dense)
+    first = not net.is_dense
+    name, shape, size = largest_dense(net, first)
+    if size > memory_budget:
+        raise InvalidValueError(
+            message(
+                "plot",
+                f"dense Jacobians within the memory budget of {_bytes(memory_budget)}",
+                f"{name} of shape {shape[0]}×{shape[1]}, {size:,} bytes ({_bytes(size)})",
+                "draw a smaller network, or raise --memory-budget",
+            )
+        )
+    jac = example_jacobians(net, params, forward(net, params), first_input=first)
     return list(jac.items())
 
 

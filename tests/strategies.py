@@ -66,6 +66,10 @@ def layer_networks(draw: st.DrawFn, max_batch: int = 3) -> Network:
     flatten, maybe a dense layer, and an output activation with a loss it allows."""
     C, H, W = draw(st.integers(1, 2)), draw(st.integers(2, 7)), draw(st.integers(2, 7))
     shape, layers = (C, H, W), []
+    if draw(st.booleans()):  # a first layer without parameters
+        size = draw(st.integers(1, 2))
+        layers.append(f"{draw(st.sampled_from(['maxpool', 'avgpool']))}({size}, stride=1)")
+        shape = (C, H - size + 1, W - size + 1)
     for _ in range(draw(st.integers(1, 2))):
         p = draw(st.integers(0, 1))
         k = draw(st.integers(1, min(shape[1:]) + 2 * p))
@@ -96,6 +100,34 @@ def layer_problems(draw: st.DrawFn, max_batch: int = 3) -> tuple[Network, Parame
     """A random convolutional network and parameters for it (see :func:`layer_networks`)."""
     net = draw(layer_networks())
     params = init_parameters(net, draw(st.integers(0, 2**32 - 1)), draw(st.integers(1, max_batch)))
+    try:
+        check_finite(net, params)
+    except InvalidValueError:
+        reject()
+    return net, params
+
+
+@st.composite
+def vector_layer_networks(draw: st.DrawFn) -> Network:
+    """A random sequence of dense layers, each followed by an activation or not (so that some
+    layers have no ``z``), on a vector input; the loss suits the last layer."""
+    layers: list[str] = []
+    for _ in range(draw(st.integers(1, 3))):
+        layers.append(f"dense({draw(st.integers(1, 4))})")
+        if draw(st.booleans()):
+            layers.append(draw(st.sampled_from(ACTIVATIONS)))
+    last = layers[-1]
+    losses = ["mse", "sum", *{"sigmoid": ["bce"], "softmax": ["ce"]}.get(last, [])]
+    return Network.from_layers(
+        ", ".join(layers), draw(st.integers(1, 4)), draw(st.sampled_from(losses))
+    )
+
+
+@st.composite
+def vector_layer_problems(draw: st.DrawFn) -> tuple[Network, Parameters]:
+    """A random :func:`vector_layer_networks` network and parameters for it."""
+    net = draw(vector_layer_networks())
+    params = init_parameters(net, draw(st.integers(0, 2**32 - 1)), draw(st.integers(1, 3)))
     try:
         check_finite(net, params)
     except InvalidValueError:

@@ -465,3 +465,11 @@ def test_cli_derives_a_cnn(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert main(["derive", "--general", "--layers", spec]) == 2
     assert "--general: expected no network options" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("slope", ["1e-5", "-2", "0.123456789"])
+def test_a_leaky_relu_slope_is_derived_exactly(slope: str) -> None:
+    net = Network.from_layers(f"dense(2), leaky_relu({slope}), dense(1)", "2", "mse")
+    derivations = derive_network(net, ("W",))
+    assert all(d.holds for d in derivations)
+    assert f"leaky_relu:{slope.replace('1e-5', '1e-05')}" in derivations[-1].render("unicode")

@@ -83,13 +83,19 @@ def test_padding_not_cropped_keeps_the_border() -> None:
 def test_a_window_gradient_sent_everywhere_or_averaged_is_named() -> None:
     # the gradient reaching the pooling's output (2 × 2 × 2) is δ4ᵀ W4 (flatten is the
     # identity); given back to the 2 × 2 windows of a1 (2 × 4 × 4) by loops: to the maximum
-    # (right), to every entry, or a quarter each
+    # (right, through the selection matrix built by loops), to every entry, or a quarter each
     W4 = EXERCISE.problem.params["W4"]  # type: ignore[union-attr]
     g = (KEY["delta4"].reference @ W4).reshape(2, 2, 2)
-    a1 = EXERCISE.key.entries["J_a2_a1"].reference  # the selection matrix: one 1 per row
-    assert set(np.unique(a1)) == {0.0, 1.0} and (a1.sum(axis=1) == 1).all()
-    right = (g.reshape(1, -1) @ a1).reshape(2, 4, 4)
+    a1 = EXERCISE.key.env.get("a1")
+    assert a1 is None  # an image: no formula may name it, so take it from the forward pass
+    from jacobians.network import forward
+
+    problem = EXERCISE.problem
+    image = forward(problem.net, problem.params).values["a1"][..., 0]  # type: ignore[union-attr]
+    _, selection = ref.pool_forward(image, 2, 2, "max")
+    right = (g.reshape(1, -1) @ selection).reshape(2, 4, 4)
     np.testing.assert_allclose(KEY["J_L_a1"].reference.reshape(2, 4, 4), right, atol=1e-15)
+    np.testing.assert_array_equal(KEY["J_a2_a1"].reference, selection)
     every = np.zeros((2, 4, 4))
     for c in range(2):
         for i in range(2):
@@ -193,3 +199,35 @@ def test_the_reference_answers_come_from_the_jacobian_route() -> None:
     route = jacobian_route(problem.net, problem.params)  # type: ignore[union-attr]
     np.testing.assert_array_equal(KEY["dW1"].reference, route.gradients["dW1"])
     assert solution_json(EXERCISE)["dW1"] == KEY["dW1"].reference.tolist()
+
+
+def test_a_dense_layer_in_a_spec_has_its_mistakes_too() -> None:
+    # dW2 = δ2 a2ᵀ (a[l] for a[l-1]), made by the dense layer's own mistaken backward pass
+    from jacobians.exercises.sets import network_exercise
+
+    exercise = network_exercise(
+        layers="dense(4), relu, dense(2), relu, dense(1)", input_shape="3", loss="mse", seed=1
+    )
+    values = exercise.key.env
+    wrong = values["delta2"] @ values["a2"].T
+    result = next(
+        r
+        for r in check(exercise, {"dW2": wrong.tolist()}, time_limit=None).results
+        if r.name == "dW2"
+    )
+    assert (result.verdict, result.mistake) == ("incorrect", "wrong_layer_activation")
+
+
+def test_networks_too_large_to_answer_by_hand_are_refused() -> None:
+    from jacobians.exercises.sets import network_exercise
+
+    with pytest.raises(
+        ExerciseFileError,
+        match=r"network: expected questions of at most 100,000 entries \(answers are written by "
+        r"hand\), got J_a\d_[az]1 with 331,776; use a smaller network, or --batch 2",
+    ):
+        network_exercise(
+            layers="conv2d(4, 3, padding=1), relu, flatten, dense(2)",
+            input_shape="1x12x12",
+            loss="mse",
+        )

@@ -115,6 +115,13 @@ def test_the_jacobians_plot_obeys_the_memory_budget(
         == 2
     )
     assert "memory budget of 1 KiB, got J_z1_W1 of shape 8×64" in capsys.readouterr().err
+    # the first convolution's Toeplitz matrix is drawn too, so it counts (64 × 64, 32 KiB)
+    spec = "conv2d(1, 3, padding=1), maxpool(2), flatten, dense(1)"
+    argv = ["plot", "jacobians", "--input", "1x8x8", "--layers", spec, "--loss", "mse"]
+    assert main([*argv, "--memory-budget", "16K", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "plot: expected dense Jacobians within the memory budget of 16 KiB, got J_a1_a0 " in err
+    assert "draw a smaller network, or raise --memory-budget" in err
     assert not out.exists()
 
 

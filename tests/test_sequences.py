@@ -21,7 +21,7 @@ from jacobians.network import Network
 from jacobians.parameters import Parameters, init_parameters, parameters_from_arrays
 from jacobians.paramfile import write
 
-from .strategies import layer_problems
+from .strategies import layer_problems, vector_layer_problems
 from .tolerances import EXACT
 
 SMALL_CNN = "conv2d(2, 2), relu, maxpool(2), flatten, dense(1), sigmoid"
@@ -90,6 +90,20 @@ def test_cnn_routes_agree(problem: tuple[Network, Parameters], order: str) -> No
     assert all(d.agree or d.inconclusive for d in result.numerical_vs_vectorized.values())
     for name, value in result.vectorized.gradients.items():
         assert value.shape == params[name[1:]].shape
+
+
+@given(problem=vector_layer_problems(), order=st.sampled_from(["reverse", "forward", "optimal"]))
+def test_dense_sequences_with_and_without_activations_agree(
+    problem: tuple[Network, Parameters], order: str
+) -> None:
+    # a dense layer not followed by an activation has no z (NOTATION.md): its output is a[l]
+    net, params = problem
+    result = compare(net, params, order)
+    assert all(d.agree for d in result.jacobian_vs_vectorized.values())
+    assert all(d.agree or d.inconclusive for d in result.numerical_vs_vectorized.values())
+    for node in net.nodes:
+        grouped = node.kind.name == "dense" and node.output.startswith("z")
+        assert grouped == (node.output != f"a{node.layer}")
 
 
 @given(
@@ -273,7 +287,8 @@ BAD_SPECS = [
         "layers: expected comma-separated layers, got an empty layer in position 2",
     ),
     ("dense(3)", "0x3", "input: expected positive sizes, got '0x3'"),
-    ("dense(3)", "1x2x3x4", "input: expected 1 to 3 sizes"),
+    ("dense(3)", "1x2x3x4", "input: expected n (a vector) or C×H×W (an image"),
+    ("dense(3)", "3x4", "sequences T×d are not supported yet"),
     ("dense(3)", "a", "input: expected a shape such as 3 or 1x28x28"),
 ]
 
@@ -333,6 +348,7 @@ def test_loss_defaults_to_the_output() -> None:
     assert Network.from_layers("flatten, dense(3), softmax", "1x2x2").loss.name == "ce"
     assert Network.from_layers("flatten, dense(1), sigmoid", "1x2x2").loss.name == "bce"
     assert Network.from_layers("conv2d(1, 2)", "1x2x2").loss.name == "mse"
+    assert Network.from_layers("conv2d(1, 2), sigmoid", "1x4x4").loss.name == "mse"  # an image
 
 
 def _cnn_arrays() -> tuple[Network, dict[str, object]]:
@@ -420,3 +436,58 @@ def test_lenet_with_auto_leaves_dense_says_so_and_agrees(
     )
     assert "parameters: 61,706" not in out and "= 61706" in out
     assert out.rstrip().endswith("the three routes agree")
+
+
+def test_a_replay_keeps_every_digit_of_an_argument(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = ("--input", "3", "--layers", "dense(4), leaky_relu(0.123456789), dense(1)")
+    code, out, _ = run(capsys, "compare", *spec, "--batch", "3", "--seed", "1", "--json")
+    path = tmp_path / "run.json"
+    path.write_text(out)
+    code, again, err = run(capsys, "compare", "--params", str(path), "--json")
+    assert code == 0, err
+    first, second = json.loads(out), json.loads(again)
+    assert second["network"]["layers"][1]["slope"] == 0.123456789
+    assert second["cost"] == first["cost"]
+
+
+@pytest.mark.parametrize(
+    ("layers", "expected"),
+    [
+        (
+            "dense(units=2, units=3)",
+            "layers[1] 'dense(units=2, units=3)': expected units once, got units twice",
+        ),
+        (
+            "dense(2), relu:",
+            "layers[2] 'relu:': expected relu:<value> with a value after the colon",
+        ),
+        (
+            "dense(2), leaky_relu(1e400)",
+            "layers[2] 'leaky_relu(1e400)': slope: expected a finite number, got 1e400",
+        ),
+    ],
+)
+def test_specs_that_say_something_twice_or_nothing(
+    capsys: pytest.CaptureFixture[str], layers: str, expected: str
+) -> None:
+    code, out, err = run(capsys, "compare", "--input", "3", "--layers", layers)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert expected in err, err
+
+
+def test_a_described_network_is_checked_as_a_spec_is() -> None:
+    layers = [{"kind": "conv2d", "out_channels": 2, "kernel": 3, "strid": 2}]
+    with pytest.raises(
+        InvalidValueError,
+        match=r"network.layers\[1\] 'conv2d': expected only its "
+        r"arguments \(kernel, out_channels, padding, stride\), got also 'strid'",
+    ):
+        Network.from_description({"input": [1, 5, 5], "layers": layers})
+    with pytest.raises(
+        InvalidValueError,
+        match=r"network: expected input and layers, as compare "
+        r"--json writes them, got no layers",
+    ):
+        Network.from_description({"input": [3]})

@@ -106,11 +106,3 @@ class SymbolicModel:
             value = vec(self.local(j)).xreplace(subs)
             subs.update(zip(vec(self.output(j)), value, strict=True))
         return subs
-
-    def parameter_symbols(self) -> list[sp.Symbol]:
-        """Every parameter symbol, ``vec(W[1]), b[1], …`` in the network's order."""
-        return [
-            s
-            for name in self.net.parameter_names
-            for s in np.asarray(self.params[name]).reshape(-1)
-        ]

@@ -28,8 +28,9 @@ from math import prod
 import numpy as np
 
 from .._typing import FloatArray, Matrix
+from ..backprop import backward_steps
 from ..chains import example_jacobians, jacobian_route
-from ..network import Network, cost, display, flat, forward
+from ..network import Network, cost, display, forward
 from ..parameters import Parameters
 from ..paths import jacobian_shapes
 
@@ -204,46 +205,26 @@ def mistaken_values(
     net: Network, params: Parameters, node_index: int, mistake: str
 ) -> dict[str, Matrix]:
     """Every gradient quantity as a student computes it who makes ``mistake`` in the backward
-    pass of node ``node_index`` and everything else right: the compact backward pass with that
-    one step replaced. Quantities the wrong step cannot reach are left out; so are those below
-    it once a wrong shape (an uncropped padding) stops the propagation."""
+    pass of node ``node_index`` and everything else right: the compact backward pass
+    (:func:`~jacobians.backprop.backward_steps`) with that one step done wrong. Quantities the
+    wrong step cannot reach are left out; so are those below it once a wrong shape (an
+    uncropped padding) stops the walk, and every one where the mistake does not apply."""
     B = params.batch
-    cache = forward(net, params)
-    nodes = list(net.nodes)
-    if net.fused is not None:
-        g = net.fused.delta(cache.output, params.target(net))
-        nodes = nodes[:-1]
-    else:
-        A = cache.output
-        g = net.loss.gradient(flat(A), flat(params.target(net))).reshape(A.shape)
     out: dict[str, Matrix] = {}
-    wrong = False
-    for j in range(len(nodes) - 1, -1, -1):
-        node = nodes[j]
-        a, value = cache.values[node.input], cache.values[node.output]
-        p = params.of(node)
-        back: FloatArray | None
-        if j == node_index:
-            back, grads = node.kind.mistaken_backward(mistake, p, a, value, g)
-            wrong = True
-        else:
-            try:
-                back, grads = node.kind.backward(p, a, value, g)
-            except ValueError:  # a wrongly shaped gradient cannot go on
-                break
-        if wrong:
-            for role, grad in grads.items():
-                name = node.parameters[role]
-                out[f"d{name}"] = (grad / B).reshape(parameter_shape(grad.shape))
-            if node.kind.roles and j != node_index:
-                out[f"delta{node.layer}"] = as_tensor(g, node.out_shape, B)
-            if back is not None and B == 1:
-                out[f"J_L_{node.input}"] = back.reshape(1, -1)
-        if back is None:
-            break
-        if back.shape != a.shape:
-            break
-        g = back
+    steps = backward_steps(net, params, forward(net, params), mistake=(node_index, mistake))
+    try:
+        for step in steps:
+            if step.index > node_index:
+                continue  # above the mistake: still right
+            node = net.nodes[step.index]
+            for role, grad in step.grads.items():
+                out[f"d{node.parameters[role]}"] = (grad / B).reshape(parameter_shape(grad.shape))
+            if node.kind.roles and step.index != node_index:
+                out[f"delta{node.layer}"] = as_tensor(step.g, node.out_shape, B)
+            if step.back is not None and B == 1:
+                out[f"J_L_{node.input}"] = step.back.reshape(1, -1)
+    except KeyError:  # the mistake cannot be made here (a[l] where no activation follows)
+        return {}
     return out
 
 

@@ -18,6 +18,7 @@ matrix symmetric where a transpose must show, no mistake indistinguishable from 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from math import prod
 from typing import Any
 
 import numpy as np
@@ -209,6 +210,7 @@ def network_exercise(
         )
     if batch < 1:
         raise ExerciseFileError(message("batch", "at least 1 example", str(batch)))
+    check_size(net, batch)
     questions = column_questions(net, batch) if net.is_dense else layer_questions(net, batch)
     return draw_variant(
         title or f"The {net.spec} network",
@@ -218,6 +220,33 @@ def network_exercise(
         batch,
         name,
     )
+
+
+MAX_ANSWER_ENTRIES = 100_000
+"""The most entries a question may ask for: answers are written by hand (a 316 × 316 matrix)."""
+
+
+def check_size(net: Network, batch: int) -> None:
+    """Refuse a network whose answers nobody writes by hand: a Jacobian (asked of one
+    example) or a parameter's gradient above :data:`MAX_ANSWER_ENTRIES` entries."""
+    from ..paths import largest_dense
+
+    if batch == 1:
+        name, (rows, cols), _ = largest_dense(net, first_input=True)
+        size = rows * cols
+    else:
+        name, shape = max(net.parameter_shapes.items(), key=lambda kv: prod(kv[1]))
+        name, size = f"d{name}", prod(shape)
+    if size > MAX_ANSWER_ENTRIES:
+        raise ExerciseFileError(
+            message(
+                "network",
+                f"questions of at most {MAX_ANSWER_ENTRIES:,} entries (answers are written by "
+                "hand)",
+                f"{name} with {size:,}",
+                "use a smaller network" + (", or --batch 2 (no Jacobians)" if batch == 1 else ""),
+            )
+        )
 
 
 def new(name: str, seed: int | None = None, **network: Any) -> Exercise:

@@ -72,7 +72,13 @@ class ActivationKind(Kind):
     }
 
     def mistaken_backward(
-        self, mistake: str, params: Params, a: FloatArray, out: FloatArray, g: FloatArray
+        self,
+        mistake: str,
+        params: Params,
+        a: FloatArray,
+        out: FloatArray,
+        g: FloatArray,
+        after: FloatArray | None = None,
     ) -> tuple[FloatArray, dict[str, FloatArray]]:
         if mistake == "missing_activation_derivative":
             return g, {}

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._typing import FloatArray
+from ..activations import number_text
 from ..errors import ShapeError, message, shape_str
 from ..structured import Structured
 
@@ -58,7 +59,7 @@ def spec_value(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        return f"{value:g}"
+        return number_text(value)
     return str(value)
 
 
@@ -153,11 +154,18 @@ class Kind:
     checker shows (:meth:`mistaken_backward` makes each one)."""
 
     def mistaken_backward(
-        self, mistake: str, params: Params, a: FloatArray, out: FloatArray, g: FloatArray
+        self,
+        mistake: str,
+        params: Params,
+        a: FloatArray,
+        out: FloatArray,
+        g: FloatArray,
+        after: FloatArray | None = None,
     ) -> tuple[FloatArray, dict[str, FloatArray]]:
         """:meth:`backward` with ``mistake`` (a key of :attr:`mistakes`) made: what a student
-        who makes it computes. The exercise checker propagates it to every gradient that
-        depends on it, and recognises it in an answer."""
+        who makes it computes (``after`` is the output of the activation that follows the
+        layer, ``a[l]``, when one does). The exercise checker propagates it to every gradient
+        that depends on it, and recognises it in an answer."""
         raise KeyError(mistake)
 
     def crosses_kink(self, inputs: tuple[FloatArray, FloatArray, FloatArray]) -> bool:

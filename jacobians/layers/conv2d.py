@@ -122,7 +122,13 @@ class Conv2d(Kind):
     }
 
     def mistaken_backward(
-        self, mistake: str, params: Params, a: FloatArray, out: FloatArray, g: FloatArray
+        self,
+        mistake: str,
+        params: Params,
+        a: FloatArray,
+        out: FloatArray,
+        g: FloatArray,
+        after: FloatArray | None = None,
     ) -> tuple[FloatArray, dict[str, FloatArray]]:
         back, grads = self.backward(params, a, out, g)
         assert back is not None

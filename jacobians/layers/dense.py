@@ -108,6 +108,27 @@ class Dense(Kind):
         back = params["W"].T @ g if need_input else None
         return back, {"W": g @ a.T, "b": g.sum(axis=1)}
 
+    mistakes: ClassVar[dict[str, str]] = {
+        "wrong_layer_activation": "a[l] is used where a[l-1] belongs",
+    }
+
+    def mistaken_backward(
+        self,
+        mistake: str,
+        params: Params,
+        a: FloatArray,
+        out: FloatArray,
+        g: FloatArray,
+        after: FloatArray | None = None,
+    ) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """``wrong_layer_activation``: ``dW = Δ a[l]ᵀ``, the layer's own activation for its
+        input (only where an activation follows)."""
+        if mistake != "wrong_layer_activation" or after is None:
+            raise KeyError(mistake)
+        back, grads = self.backward(params, a, out, g)
+        assert back is not None
+        return back, {**grads, "W": g @ after.T}
+
     def structure(self, role: str, node: NodeNames) -> str:
         n = self.units
         if role == "W":

@@ -144,7 +144,13 @@ class MaxPool(Pool):
     }
 
     def mistaken_backward(
-        self, mistake: str, params: Params, a: FloatArray, out: FloatArray, g: FloatArray
+        self,
+        mistake: str,
+        params: Params,
+        a: FloatArray,
+        out: FloatArray,
+        g: FloatArray,
+        after: FloatArray | None = None,
     ) -> tuple[FloatArray, dict[str, FloatArray]]:
         columns, _ = self.windows(a)
         K = columns.shape[1]

@@ -13,6 +13,7 @@ defaults and their checks come from the kind's own fields.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -123,8 +124,10 @@ def build(
             raise InvalidValueError(
                 message(f"{where}: {f.name}", f"{whole} ≥ {minimum:g}", given[f.name].strip())
             )
-        if isinstance(value, float) and value != value:
-            raise InvalidValueError(message(f"{where}: {f.name}", "a number", "nan"))
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidValueError(
+                message(f"{where}: {f.name}", "a finite number", given[f.name].strip())
+            )
         values[f.name] = value
     return kind(**values)
 
@@ -136,14 +139,7 @@ def text(parts: Sequence[str]) -> str:
 
 def _usage(kind: type[Kind]) -> str:
     """``write conv2d(out_channels, kernel, stride=1, padding=0)``."""
-    parts = []
-    for f in dataclasses.fields(kind):
-        if f.default is dataclasses.MISSING:
-            parts.append(f.name)
-        else:
-            default = "…" if f.default is None else spec_value(f.default)
-            parts.append(f"{f.name}={default}")
-    return f"write {kind.name}({', '.join(parts)})"
+    return f"write {signature(kind)}"
 
 
 def parse_entry(text: str, position: int) -> Kind:
@@ -152,6 +148,10 @@ def parse_entry(text: str, position: int) -> Kind:
     entry = text.strip()
     if ":" in entry and "(" not in entry:  # leaky_relu:0.2, as --activations writes it
         head, _, tail = entry.partition(":")
+        if not tail.strip():
+            raise InvalidValueError(
+                message(where, f"{head}:<value> with a value after the colon", repr(entry))
+            )
         entry = f"{head}({tail})"
     match = _ENTRY.match(entry)
     if match is None:
@@ -170,6 +170,10 @@ def parse_entry(text: str, position: int) -> Kind:
                 raise InvalidValueError(message(where, "no empty argument", repr(inner)))
             name, equals, value = part.partition("=")
             if equals:
+                if name.strip() in keywords:
+                    raise InvalidValueError(
+                        message(where, f"{name.strip()} once", f"{name.strip()} twice")
+                    )
                 keywords[name.strip()] = value
             elif keywords:
                 raise InvalidValueError(
@@ -214,6 +218,15 @@ def kinds_from_description(layers: object) -> list[Kind]:
             raise unknown_name(f"network.layers[{i}].kind", name, KINDS)
         kind = KINDS[normalize(name)]
         fields = {f.name for f in dataclasses.fields(kind)}
+        unknown = sorted(set(layer) - fields - {"kind", "parameters", "layer", "output"})
+        if unknown:
+            raise InvalidValueError(
+                message(
+                    f"network.layers[{i}] {name!r}",
+                    f"only its arguments ({', '.join(sorted(fields)) or 'none'})",
+                    f"also {', '.join(map(repr, unknown))}",
+                )
+            )
         given = {k: spec_value(v) for k, v in layer.items() if k in fields}
         kinds.append(build(kind, [], given, f"network.layers[{i}] {name!r}"))
     return kinds
