@@ -37,6 +37,7 @@ from .paths import (
     ChainReport,
     Target,
     chain_names,
+    coupled,
     fused_name,
     jacobian_shapes,
     largest_dense,
@@ -101,13 +102,16 @@ def example_jacobians(
     return out
 
 
-def choose_representation(net: Network, requested: str, budget: int) -> tuple[str, str | None]:
+def choose_representation(
+    net: Network, requested: str, budget: int, batch: int = 1
+) -> tuple[str, str | None]:
     """The representation to use and, when ``auto`` switched away from dense, why: ``auto`` is
     dense while the largest dense Jacobian fits both ``budget`` and :data:`AUTO_DENSE_LIMIT`.
 
     ``dense`` above ``budget`` bytes raises :class:`~jacobians.errors.InvalidValueError`
-    naming the Jacobian, its shape, its size and the way out."""
-    name, shape, size = largest_dense(net)
+    naming the Jacobian, its shape, its size and the way out. ``batch``: the batch whose
+    Jacobians a network that couples its examples multiplies (1 otherwise)."""
+    name, shape, size = largest_dense(net, batch=batch)
     if requested not in (*REPRESENTATIONS, "auto"):
         raise unknown_name("jacobians", requested, (*REPRESENTATIONS, "auto"))
     if requested == "auto":
@@ -277,7 +281,9 @@ def _batch_route(
                     "strategy",
                     f"batch Jacobians within the memory budget of {_bytes(memory_budget)}",
                     f"{name}, {shape[0]}×{shape[1]} for a batch of {B}: {_bytes(size)}",
-                    "use --strategy examples, or structured Jacobians in reverse order",
+                    "use structured Jacobians in reverse order"
+                    if coupled(net)
+                    else "use --strategy examples, or structured Jacobians in reverse order",
                 )
             )
     jac = batch_jacobians(net, params, representation)
@@ -303,12 +309,16 @@ def _batch_route(
         else:
             gradients[target.name] = _result(target, row)
     fused = head[0].name == fused_name(net) and net.fused is not None
-    last = net.nodes[-1]
+    last, joint = net.nodes[-1], coupled(net)
     notes = [switched] if switched else []
+    shown = (
+        f"the chains shown are the batch's ({joint.kind.name} couples the examples)"
+        if joint is not None
+        else "the chains shown are those of one example"
+    )
     notes.append(
         f"a batch of {B} as one chain through the batch Jacobians (∂vec(Z)/∂vec(W) = I ⊗ Aᵀ, "
-        f"{prod(last.out_shape) * B} rows for layer {net.depth}); the chains shown are those "
-        "of one example"
+        f"{prod(last.out_shape) * B} rows for layer {net.depth}); {shown}"
     )
     if fused:
         notes.append(fused_note(net, "some example", "the batch chain", " / B"))
@@ -316,7 +326,7 @@ def _batch_route(
         gradients,
         deltas,
         jac,
-        planned_reports(net, order, fused),
+        planned_reports(net, order, fused, B if joint is not None else 1),
         order,
         total,
         tuple(range(B)) if fused else (),
@@ -351,9 +361,24 @@ def jacobian_route(
     ``delta1, …`` (the layer's output shape × ``B``, one example per column for vectors),
     example 0's Jacobians, and a report of every chain of example 0 with its multiply–add count.
     """
-    representation, switched = choose_representation(net, jacobians, memory_budget)
     if strategy not in STRATEGIES:
         raise unknown_name("strategy", strategy, STRATEGIES)
+    joint = coupled(net) if params.batch > 1 else None
+    if joint is not None:
+        if strategy == "examples":
+            raise InvalidValueError(
+                message(
+                    "strategy",
+                    f"batch or auto for a network with {joint.kind.name} (layers[{joint.entry}])",
+                    "examples",
+                    f"{joint.kind.name} couples the examples: its mean and variance are taken over "
+                    "the batch, so the cost is not a sum of per-example functions of the "
+                    "parameters and there is no per-example chain; use --strategy batch",
+                )
+            )
+        strategy = "batch"
+    batch = params.batch if joint is not None else 1
+    representation, switched = choose_representation(net, jacobians, memory_budget, batch)
     if strategy == "auto":  # the faster and the lighter (benchmarks/scale.py)
         strategy = "batch" if representation == "structured" and order == "reverse" else "examples"
     if strategy == "batch" and params.batch > 1:

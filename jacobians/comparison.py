@@ -27,7 +27,7 @@ from .errors import InvalidValueError, message
 from .network import Network, check_finite, cost
 from .numerical import DEFAULT_STEP, NumericalRoute, numerical_route
 from .parameters import Parameters
-from .paths import jacobian_shapes, targets
+from .paths import coupled, jacobian_shapes, targets
 
 EXACT_RTOL, EXACT_ATOL = 1e-10, 1e-13
 NUMERICAL_RTOL, NUMERICAL_ATOL = 1e-5, 1e-7
@@ -61,14 +61,17 @@ def budget(net: Network, batch: int, representation: str, sample: int | None) ->
     F = sum(node.kind.forward_cost(node.in_shape) for node in net.nodes)
     arrays = len(net.parameter_names)
     S = net.parameter_count if sample is None else min(net.parameter_count, arrays * sample)
+    chains = batch  # one chain per example, or one through the batch Jacobians when coupled
     if representation == "dense":
-        widest = max(r * c for r, c in jacobian_shapes(net).values())
+        shapes = jacobian_shapes(net, batch=batch if coupled(net) else 1)
+        widest = max(r * c for r, c in shapes.values())
+        chains = 1 if coupled(net) else batch
     else:
         widest = max(
             max(node.kind.forward_cost(node.in_shape) for node in net.nodes),
             max(prod(s) for s in net.shapes.values()),
         )
-    return 2.0 * S * batch * F + float(len(targets(net))) * batch * widest
+    return 2.0 * S * batch * F + float(len(targets(net))) * chains * widest
 
 
 def resolve_jacobians(
@@ -77,7 +80,8 @@ def resolve_jacobians(
     """The representation a comparison uses and, when ``auto`` leaves dense, why: ``auto`` is
     dense while the largest dense Jacobian fits ``memory_budget`` and the dense work stays
     under ``MAX_WORK``, structured otherwise."""
-    representation, switched = choose_representation(net, requested, memory_budget)
+    joint = batch if batch > 1 and coupled(net) else 1
+    representation, switched = choose_representation(net, requested, memory_budget, joint)
     if requested == "auto" and representation == "dense":
         work = budget(net, batch, "dense", sample)
         if work > MAX_WORK:
@@ -199,6 +203,8 @@ def compare(
     jac = jacobian_route(net, params, order, jacobians, memory_budget, strategy)
     if switched:
         jac = replace(jac, notes=(switched, *jac.notes))
+    caveats = [n.kind.caveat(n.names, params.batch) for n in net.nodes]
+    jac = replace(jac, notes=(*jac.notes, *(c for c in caveats if c)))
     vec = vectorized_route(net, params)
     num = numerical_route(net, params, step, entries)
     exact = {

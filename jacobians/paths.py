@@ -23,7 +23,7 @@ from math import prod
 
 from .compose import plan
 from .layers.base import Shape
-from .network import Network
+from .network import Network, Node
 
 
 @dataclass(frozen=True)
@@ -88,31 +88,37 @@ def chain_names(net: Network, target: Target, fused: bool = False) -> list[str]:
     return names
 
 
-def jacobian_shapes(net: Network, first_input: bool = False) -> dict[str, tuple[int, int]]:
+def jacobian_shapes(
+    net: Network, first_input: bool = False, batch: int = 1
+) -> dict[str, tuple[int, int]]:
     """The shape of every Jacobian of one example by name, without computing any: the loss
     row, then each node from the last (its input Jacobian — the first node's only with
-    ``first_input``: it is in no chain — and its parameters'), then the fused row if any.
+    ``first_input``: it is in no chain — and its parameters'), then the fused row if any. With
+    ``batch``, the batch Jacobians' shapes: every tensor ``batch`` times as long (what a
+    network that couples its examples, with batch norm, multiplies).
 
     >>> jacobian_shapes(Network.from_spec())["J_z2_W2"]
     (2, 8)
     """
-    shapes: dict[str, tuple[int, int]] = {loss_name(net): (1, prod(net.output_shape))}
+    shapes: dict[str, tuple[int, int]] = {loss_name(net): (1, prod(net.output_shape) * batch)}
     for j in range(len(net.nodes) - 1, -1, -1):
         node = net.nodes[j]
-        rows = prod(node.out_shape)
+        rows = prod(node.out_shape) * batch
         if j > 0 or first_input:
-            shapes[node.jacobian_name("input")] = (rows, prod(node.in_shape))
+            shapes[node.jacobian_name("input")] = (rows, prod(node.in_shape) * batch)
         for role in node.kind.roles:
             name = node.parameters[role]
             shapes[node.jacobian_name(role)] = (rows, prod(net.parameter_shapes[name]))
     if net.fused is not None:
-        shapes[fused_name(net)] = (1, prod(net.nodes[-1].in_shape))
+        shapes[fused_name(net)] = (1, prod(net.nodes[-1].in_shape) * batch)
     return shapes
 
 
-def largest_dense(net: Network, first_input: bool = False) -> tuple[str, tuple[int, int], int]:
+def largest_dense(
+    net: Network, first_input: bool = False, batch: int = 1
+) -> tuple[str, tuple[int, int], int]:
     """The largest Jacobian of ``net`` when dense: name, shape and bytes (float64)."""
-    shapes = jacobian_shapes(net, first_input)
+    shapes = jacobian_shapes(net, first_input, batch)
     name, shape = max(shapes.items(), key=lambda kv: kv[1][0] * kv[1][1])
     return name, shape, 8 * shape[0] * shape[1]
 
@@ -129,20 +135,29 @@ class ChainReport:
     expression: str
 
 
-def planned_reports(net: Network, order: str, fused: bool) -> tuple[ChainReport, ...]:
-    """Every chain of one example as the Jacobian route reports it, from the shapes alone."""
-    shapes = jacobian_shapes(net)
+def coupled(net: Network) -> Node | None:
+    """The first layer that couples the examples of a batch (batch norm), if any."""
+    return next((node for node in net.nodes if node.kind.couples_examples), None)
+
+
+def planned_reports(
+    net: Network, order: str, fused: bool, batch: int = 1
+) -> tuple[ChainReport, ...]:
+    """Every chain of one example (of the whole batch, with ``batch``) as the Jacobian route
+    reports it, from the shapes alone."""
+    shapes = jacobian_shapes(net, batch=batch)
     reports = []
     for target in targets(net):
         names = chain_names(net, target, fused)
         dims = [shapes[names[0]][0], *(shapes[n][1] for n in names)]
         cost, expression = plan(names, dims, order)
+        result = target.shape if target.role or batch == 1 else (*target.shape, batch)
         reports.append(
             ChainReport(
                 target.name,
                 tuple((n, shapes[n]) for n in names),
                 (1, dims[-1]),
-                target.shape,
+                result,
                 cost,
                 expression,
             )

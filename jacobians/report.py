@@ -5,6 +5,7 @@ No mathematics here: every number comes from the routes; this module only lays t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from math import prod
 from typing import Any
 
@@ -23,13 +24,14 @@ from .comparison import (
 )
 from .errors import shape_str
 from .network import Network, display
-from .paths import fused_name, jacobian_shapes, loss_name
+from .paths import coupled, fused_name, jacobian_shapes, loss_name
 from .rowlayout import MatrixFunction
 
 
-def structure(net: Network, name: str) -> str:
+def structure(net: Network, name: str, batch: int = 1) -> str:
     """What a Jacobian is made of, in the notation: ``J_z2_W2`` → ``I_2 ⊗ a[1]ᵀ``; each layer
-    kind says it of its own (:meth:`~jacobians.layers.base.Kind.structure`)."""
+    kind says it of its own (:meth:`~jacobians.layers.base.Kind.structure`); with ``batch``,
+    the batch Jacobian's (``I_2 ⊗ A[1]ᵀ``)."""
     L = net.depth
     if name == fused_name(net) and net.fused is not None:
         return f"(a[{L}] − y)ᵀ, fused {net.nodes[-1].kind.name} + {net.loss.name}"
@@ -38,7 +40,7 @@ def structure(net: Network, name: str) -> str:
     for node in net.nodes:
         for role in ("input", *node.kind.roles):
             if node.jacobian_name(role) == name:
-                return node.kind.structure(role, node.names)
+                return node.kind.structure(role, replace(node.names, batch=batch))
     return ""
 
 
@@ -149,7 +151,13 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
         f"{c.jacobian.order} order ({c.jacobian.multiply_adds} multiply–adds in all, counted as "
         "dense products)",
     ]
-    if c.params.batch > 1 and c.jacobian.strategy == "batch":
+    joint = coupled(net) if c.params.batch > 1 else None
+    if joint is not None:
+        lines.append(
+            "a batch: the Jacobian route multiplies one chain through the batch Jacobians "
+            f"({joint.kind.name} couples the examples); chains shown for the whole batch"
+        )
+    elif c.params.batch > 1 and c.jacobian.strategy == "batch":
         lines.append(
             "a batch: the Jacobian route multiplies one chain through the batch Jacobians; "
             "chains shown for one example"
@@ -186,9 +194,12 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
                     f"    not compared, the stencil crosses a kink ({kink_text(net)}): "
                     f"{_kink_entries(c, name)}"
                 )
-    lines += ["", "Jacobians (example 0)"]
-    for name, shape in jacobian_shapes(net).items():
-        lines.append(f"  {name:<9} {shape_str(shape):>7}   {structure(net, name)}")
+    batch = c.params.batch if joint is not None else 1
+    lines += ["", f"Jacobians (the batch of {batch})" if joint else "Jacobians (example 0)"]
+    shapes = jacobian_shapes(net, batch=batch)
+    width = max(9, *map(len, shapes))
+    for name, shape in shapes.items():
+        lines.append(f"  {name:<{width}} {shape_str(shape):>7}   {structure(net, name, batch)}")
     lines += ["", f"parameters: {parameter_line(net)}"]
     if c.jacobian.fused_gap is not None:
         L, z = net.depth, display(net.nodes[-1].input)
@@ -271,7 +282,12 @@ def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
             "jacobian": {k: _tolist(v) for k, v in c.jacobian.deltas.items()},
             "vectorized": {k: _tolist(v) for k, v in c.vectorized.deltas.items()},
         },
-        "jacobian_shapes": {k: list(v) for k, v in jacobian_shapes(c.net).items()},
+        "jacobian_shapes": {
+            k: list(v)
+            for k, v in jacobian_shapes(
+                c.net, batch=c.params.batch if coupled(c.net) else 1
+            ).items()
+        },
         "chains": {
             r.target: {
                 "factors": [[n, list(s)] for n, s in r.factors],

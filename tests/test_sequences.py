@@ -17,6 +17,7 @@ from jacobians.chains import jacobian_route
 from jacobians.cli import main
 from jacobians.comparison import compare
 from jacobians.errors import InvalidValueError, ParameterFileError, ShapeError, UnknownNameError
+from jacobians.layers.registry import KINDS
 from jacobians.network import Network
 from jacobians.parameters import Parameters, init_parameters, parameters_from_arrays
 from jacobians.paramfile import write
@@ -253,9 +254,7 @@ BAD_SPECS = [
     (
         "gelu",
         "3",
-        "layers[1]: expected one of avgpool, conv2d, dense, flatten, identity, "
-        "leaky_relu, maxpool, relu, sigmoid, softmax, softplus, square, tanh, got "
-        "'gelu'",
+        f"layers[1]: expected one of {', '.join(sorted(KINDS))}, got 'gelu'",
     ),
     (
         "dense(3, width=2)",

@@ -89,7 +89,8 @@ class ActivationKind(Kind):
     def structure(self, role: str, node: NodeNames) -> str:
         if self.rule.elementwise:
             return f"diag({self.rule.name}'({node.input}))"
-        return f"diag(s) − s sᵀ, s = softmax({node.input[0]})"
+        each = "" if node.batch == 1 else " per example"
+        return f"diag(s) − s sᵀ, s = softmax({node.input[0]}){each}"
 
 
 @dataclass(frozen=True)

@@ -63,9 +63,17 @@ def spec_value(value: object) -> str:
     return str(value)
 
 
-def argument(minimum: float | None = None, help: str = "", **kwargs: Any) -> Any:
-    """A kind's argument: a dataclass field with a lower bound and a line of help."""
-    return dataclasses.field(metadata={"minimum": minimum, "help": help}, **kwargs)
+def argument(
+    minimum: float | None = None,
+    help: str = "",
+    above: bool = False,
+    below: float | None = None,
+    **kwargs: Any,
+) -> Any:
+    """A kind's argument: a dataclass field with its bounds — at least ``minimum`` (more than
+    it with ``above``), less than ``below`` — and a line of help."""
+    metadata = {"minimum": minimum, "above": above, "below": below, "help": help}
+    return dataclasses.field(metadata=metadata, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,9 @@ class Kind:
     """True for the activations, which join a parametric layer before them."""
     summary: ClassVar[str] = ""
     """One line for ``jacobians layers``: the forward map; its Jacobians."""
+    couples_examples: ClassVar[bool] = False
+    """True when an output depends on other examples of the batch (batch norm): there is no
+    per-example chain then, only the batch Jacobian."""
 
     # --- description ---------------------------------------------------------------------
     def arguments(self) -> dict[str, Any]:
@@ -182,11 +193,17 @@ class Kind:
         notation (``I_2 ⊗ a[1]ᵀ``, ``W[3]``, ``diag(relu'(z[1]))``)."""
         return ""
 
+    def caveat(self, node: NodeNames, batch: int) -> str | None:
+        """What the report should say about this layer with ``batch`` examples, if anything
+        (batch norm over a batch of one outputs ``β`` whatever its input)."""
+        return None
+
 
 @dataclass(frozen=True)
 class NodeNames:
     """How a layer's tensors are written in the report: ``layer`` ``l``, its input ``a[1]``,
-    its output ``z[2]`` and its parameters by role (``{"W": "W[2]"}``); shapes of one example."""
+    its output ``z[2]`` and its parameters by role (``{"W": "W[2]"}``); shapes of one example;
+    ``batch`` when the report shows the batch Jacobians (a network that couples examples)."""
 
     layer: int
     input: str
@@ -194,6 +211,7 @@ class NodeNames:
     in_shape: Shape
     out_shape: Shape
     parameters: Mapping[str, str]
+    batch: int = 1
 
 
 def need(condition: bool, what: str, expected: str, got: str, hint: str = "") -> None:

@@ -151,7 +151,8 @@ class Conv2d(Kind):
             return f"I_{c_out} ⊗ U, U = im2row({node.input}) ({positions}×{fields})"
         if role == "b":
             return f"I_{c_out} ⊗ 1_{positions}"
+        batch = "" if node.batch == 1 else f" ⊗ I_{node.batch}"
         return (
             f"doubly-blocked Toeplitz of {node.parameters['W']} (stride {self.stride}, "
-            f"padding {self.padding})"
+            f"padding {self.padding}){batch}"
         )

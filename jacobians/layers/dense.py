@@ -130,12 +130,12 @@ class Dense(Kind):
         return back, {**grads, "W": g @ after.T}
 
     def structure(self, role: str, node: NodeNames) -> str:
-        n = self.units
+        n, B = self.units, node.batch
         if role == "W":
-            return f"I_{n} ⊗ {node.input}ᵀ"
+            return f"I_{n} ⊗ {node.input}ᵀ" if B == 1 else f"I_{n} ⊗ {node.input.upper()}ᵀ"
         if role == "b":
-            return f"I_{n}"
-        return node.parameters["W"]
+            return f"I_{n}" if B == 1 else f"I_{n} ⊗ 1_{B}"
+        return node.parameters["W"] if B == 1 else f"{node.parameters['W']} ⊗ I_{B}"
 
 
 # --- one example's matrices, directly --------------------------------------------------

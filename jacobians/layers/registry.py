@@ -22,9 +22,11 @@ from ..activations import normalize
 from ..errors import InvalidValueError, message, unknown_name
 from .activation import activation_kinds
 from .base import Kind, spec_value
+from .batchnorm import BatchNorm
 from .conv2d import Conv2d
 from .dense import Dense
 from .flatten import Flatten
+from .layernorm import LayerNorm
 from .pool import AvgPool, MaxPool
 
 KINDS: dict[str, type[Kind]] = {
@@ -33,6 +35,8 @@ KINDS: dict[str, type[Kind]] = {
     "maxpool": MaxPool,
     "avgpool": AvgPool,
     "flatten": Flatten,
+    "batchnorm": BatchNorm,
+    "layernorm": LayerNorm,
     **dict(activation_kinds()),
 }
 """Every layer kind by its spec name."""
@@ -118,18 +122,33 @@ def build(
                 )
             continue
         value = parse_value(given[f.name], str(f.type), f"{where}: {f.name}")
-        minimum = f.metadata.get("minimum")
-        if minimum is not None and value < minimum:
-            whole = "a whole number" if isinstance(value, int) else "a number"
-            raise InvalidValueError(
-                message(f"{where}: {f.name}", f"{whole} ≥ {minimum:g}", given[f.name].strip())
-            )
+        bounds = _bounds(f.metadata, isinstance(value, int))
+        if bounds is not None and not _within(value, f.metadata):
+            raise InvalidValueError(message(f"{where}: {f.name}", bounds, given[f.name].strip()))
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidValueError(
                 message(f"{where}: {f.name}", "a finite number", given[f.name].strip())
             )
         values[f.name] = value
     return kind(**values)
+
+
+def _bounds(metadata: Any, whole: bool) -> str | None:
+    """``a whole number ≥ 1``, ``a number > 0``, ``a number in [0, 1)``: a field's bounds."""
+    low, above, below = metadata.get("minimum"), metadata.get("above"), metadata.get("below")
+    kind = "a whole number" if whole else "a number"
+    if low is not None and below is not None:
+        return f"{kind} in {'(' if above else '['}{low:g}, {below:g})"
+    if low is not None:
+        return f"{kind} {'>' if above else '≥'} {low:g}"
+    return None
+
+
+def _within(value: float, metadata: Any) -> bool:
+    low, above, below = metadata.get("minimum"), metadata.get("above"), metadata.get("below")
+    if low is not None and (value <= low if above else value < low):
+        return False
+    return below is None or value < below
 
 
 def text(parts: Sequence[str]) -> str:

@@ -1,0 +1,88 @@
+"""The normalizations' Jacobians: a scaled identity minus two rank-one terms per group.
+
+Batch norm and layer norm both map a group of ``m`` numbers ``x`` to ``x̂ = (x − μ)/σ`` (mean
+and biased variance over the group, ``σ = √(var + ε)``) and then to ``γ ⊙ x̂ + β``. Per group,
+
+    ∂y/∂x = diag(s) (I − 11ᵀ/m − x̂ x̂ᵀ/m),    s = γ/σ,
+
+an identity minus two rank-one terms, scaled; a row ``v`` times it is
+``u − mean(u) − x̂ ⊙ mean(u ⊙ x̂)`` with ``u = v ⊙ s``: ``O(m)`` per group, never the ``m × m``
+block. The groups are laid out on ``vec`` viewed as a ``P × Q`` array: batch norm's are its rows
+(a feature over the batch, or a channel over the batch and its positions: they couple the
+examples), layer norm's its columns (an example over its features).
+
+With respect to ``γ`` (one per row of that view) the Jacobian puts ``x̂[p, q]`` in column
+``p`` of row ``(p, q)`` (:class:`GroupColumns`); with respect to ``β`` it is ``I ⊗ 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sps
+
+from .._typing import FloatArray, Matrix
+from .base import Structured
+
+
+@dataclass(frozen=True)
+class Normalization(Structured):
+    """``diag(s) (I − 11ᵀ/m − x̂ x̂ᵀ/m)`` per group on ``vec`` viewed as ``x̂`` (``P × Q``): the
+    groups are the rows (``axis = 1``, batch norm) or the columns (``axis = 0``, layer norm);
+    ``scale`` is ``s = γ/σ``, broadcast against ``x̂``."""
+
+    xhat: FloatArray
+    scale: FloatArray
+    axis: int
+    name: ClassVar[str] = "I − 11ᵀ/m − x̂x̂ᵀ/m"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.xhat.size, self.xhat.size
+
+    def vjp(self, v: Matrix) -> Matrix:
+        k = v.shape[0]
+        axis = self.axis + 1  # after the rows of v
+        u = np.asarray(v).reshape(k, *self.xhat.shape) * self.scale
+        mean_u = u.mean(axis=axis, keepdims=True)
+        mean_ux = (u * self.xhat).mean(axis=axis, keepdims=True)
+        return np.asarray(u - mean_u - self.xhat * mean_ux).reshape(k, -1)
+
+    def dense(self) -> Matrix:
+        # column j of J is eⱼᵀ J: the rows of the identity, multiplied at once
+        return self.vjp(np.eye(self.xhat.size))
+
+    def sparse(self) -> sps.csr_array:
+        return sps.csr_array(self.dense())
+
+
+@dataclass(frozen=True)
+class GroupColumns(Structured):
+    """``J[(p, q), p] = values[p, q]`` (``P·Q × P``): ``∂vec(y)/∂γ`` of a normalization, with
+    ``values = x̂`` viewed as ``P × Q``; ``v @ J`` sums ``v ⊙ x̂`` over each row's ``Q``."""
+
+    values: FloatArray
+    name: ClassVar[str] = "x̂ per γ"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        P, Q = self.values.shape
+        return P * Q, P
+
+    def vjp(self, v: Matrix) -> Matrix:
+        k = v.shape[0]
+        return np.asarray((np.asarray(v).reshape(k, *self.values.shape) * self.values).sum(axis=2))
+
+    def dense(self) -> Matrix:
+        P, Q = self.values.shape
+        out = np.zeros((P, Q, P))
+        out[np.arange(P), :, np.arange(P)] = self.values
+        return out.reshape(P * Q, P)
+
+    def sparse(self) -> sps.csr_array:
+        P, Q = self.values.shape
+        columns = np.repeat(np.arange(P), Q)
+        indptr = np.arange(P * Q + 1)
+        return sps.csr_array((self.values.reshape(-1), columns, indptr), shape=self.shape)
