@@ -71,7 +71,9 @@ def node_jacobians(
         node = net.nodes[j]
         a = cache.values[node.input][..., examples]
         value = cache.values[node.output][..., examples]
-        for role, J in node.kind.jacobians(params.of(node), a, value).items():
+        values = params.of(node)
+        values.update({role: values[role][..., examples] for role in node.state})  # per example
+        for role, J in node.kind.jacobians(values, a, value).items():
             if role == "input" and j == 0 and not first_input:
                 continue
             out[node.jacobian_name(role)] = represent(J, representation)

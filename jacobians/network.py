@@ -157,6 +157,8 @@ class Node:
     in_shape: Shape
     out_shape: Shape
     parameters: Mapping[str, str] = field(hash=False)
+    state: Mapping[str, str] = field(hash=False, default_factory=dict)
+    """What the run fixes for the layer besides parameters, role → name (``{"mask": "mask3"}``)."""
 
     @property
     def names(self) -> NodeNames:
@@ -192,7 +194,10 @@ def _nodes(kinds: Sequence[Kind], input_shape: Shape) -> tuple[Node, ...]:
             except ShapeError as e:
                 raise ShapeError(f"layers[{i + offset + 1}] {kind.spec()!r}: {e}") from None
             names = {role: f"{role}{layer}" for role in kind.roles}
-            nodes.append(Node(kind, i + offset + 1, layer, source, output, shape, out_shape, names))
+            state = {role: f"{role}{layer}" for role in kind.state}
+            nodes.append(
+                Node(kind, i + offset + 1, layer, source, output, shape, out_shape, names, state)
+            )
             shape, source = out_shape, output
         i += len(outputs)
     return tuple(nodes)
@@ -350,6 +355,11 @@ class Network:
             shapes = node.kind.parameter_shapes(node.in_shape)
             out.update({node.parameters[role]: shapes[role] for role in node.kind.roles})
         return out
+
+    @cached_property
+    def state_shapes(self) -> dict[str, Shape]:
+        """The shape of one example of each layer's state (dropout's ``mask3``): its input's."""
+        return {name: node.in_shape for node in self.nodes for name in node.state.values()}
 
     @property
     def parameter_names(self) -> tuple[str, ...]:

@@ -40,6 +40,8 @@ class Parameters:
     values: dict[str, FloatArray]
     x: FloatArray
     y: FloatArray | None
+    state: dict[str, FloatArray]
+    """What a run fixes besides its parameters: dropout's masks (``mask3``, batch last)."""
 
     def __init__(
         self,
@@ -47,6 +49,7 @@ class Parameters:
         b: Sequence[FloatArray] | None,
         x: FloatArray,
         y: FloatArray | None,
+        state: Mapping[str, FloatArray] | None = None,
     ) -> None:
         if isinstance(W, Mapping):
             values = dict(W)
@@ -57,6 +60,7 @@ class Parameters:
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
+        object.__setattr__(self, "state", dict(state or {}))
 
     @property
     def W(self) -> tuple[FloatArray, ...]:
@@ -77,8 +81,10 @@ class Parameters:
         return int(self.x.shape[-1])
 
     def of(self, node: network.Node) -> dict[str, FloatArray]:
-        """A layer's values by role (``{"W": W2, "b": b2}``)."""
-        return {role: self.values[name] for role, name in node.parameters.items()}
+        """A layer's values by role (``{"W": W2, "b": b2}``, ``{"mask": mask3}``)."""
+        out = {role: self.values[name] for role, name in node.parameters.items()}
+        out.update({role: self.state[name] for role, name in node.state.items()})
+        return out
 
     def target(self, net: Network) -> FloatArray:
         """``y`` (output shape × ``B``); zeros for a loss that ignores it."""
@@ -89,11 +95,12 @@ class Parameters:
     def example(self, i: int) -> Parameters:
         """The same weights with only example ``i`` (the batch axis kept, of length 1)."""
         y = None if self.y is None else self.y[..., i : i + 1]
-        return Parameters(self.values, None, self.x[..., i : i + 1], y)
+        state = {k: v[..., i : i + 1] for k, v in self.state.items()}
+        return Parameters(self.values, None, self.x[..., i : i + 1], y, state)
 
     def replaced(self, name: str, value: FloatArray) -> Parameters:
         """The same values with parameter ``name`` replaced."""
-        return Parameters({**self.values, name: value}, None, self.x, self.y)
+        return Parameters({**self.values, name: value}, None, self.x, self.y, self.state)
 
     def check_shapes(self, net: Network) -> None:
         """Raise :class:`ShapeError` unless every array has its NOTATION.md shape for ``net``."""
@@ -111,13 +118,19 @@ class Parameters:
         _expect("x", self.x, (*net.input_shape, self.batch))
         if self.y is not None:
             _expect("y", self.y, (*net.output_shape, self.batch))
+        for name, shape in net.state_shapes.items():
+            if name not in self.state:
+                raise ShapeError(message("parameters", f"an array {name!r}", "none"))
+            _expect(name, self.state[name], (*shape, self.batch))
 
     def arrays(self) -> dict[str, FloatArray]:
-        """``{'W1': …, 'b1': …, …, 'x': …, 'y': …}`` (``y`` left out when absent)."""
+        """``{'W1': …, 'b1': …, …, 'x': …, 'y': …, 'mask3': …}`` (``y`` left out when
+        absent): what a parameter file holds."""
         out = dict(self.values)
         out["x"] = self.x
         if self.y is not None:
             out["y"] = self.y
+        out.update(self.state)
         return out
 
 
@@ -156,7 +169,11 @@ def init_parameters(net: Network, seed: int = 0, batch: int = 1) -> Parameters:
     y = net.loss.sample(rng, prod(net.output_shape), batch)
     if y is not None:
         y = y.reshape(*net.output_shape, batch)
-    return Parameters(ordered, None, x, y)
+    state = {}  # drawn last: a network without dropout draws what it always drew
+    for node in net.nodes:
+        for role, name in node.state.items():
+            state[name] = node.kind.draw(role, node.in_shape, batch, rng)
+    return Parameters(ordered, None, x, y, state)
 
 
 def _as_float_array(name: str, value: object) -> FloatArray:
@@ -239,6 +256,7 @@ def parameters_from_arrays(net: Network, arrays: Mapping[str, object]) -> Parame
     expected = [*net.parameter_names, "x"]
     if net.loss.needs_target:
         expected.append("y")
+    expected += list(net.state_shapes)
     missing = [k for k in expected if k not in arrays]
     if missing:
         raise ParameterFileError(
@@ -279,7 +297,23 @@ def parameters_from_arrays(net: Network, arrays: Mapping[str, object]) -> Parame
                     f"shape {shape_str(y.shape)}",
                 )
             )
-    params = Parameters(values, None, x, y)
+    state = {}
+    for name, shape in net.state_shapes.items():
+        mask = _as_batch(name, _as_float_array(name, arrays[name]), shape)
+        if mask.shape[-1] != x.shape[-1]:
+            raise ShapeError(
+                message(
+                    f"array {name!r}",
+                    f"{x.shape[-1]} examples on the last axis, one per example of x",
+                    f"shape {shape_str(mask.shape)}",
+                )
+            )
+        if not np.isin(mask, (0.0, 1.0)).all():
+            raise InvalidValueError(
+                message(f"array {name!r}", "a mask of 0s and 1s", "other values")
+            )
+        state[name] = mask
+    params = Parameters(values, None, x, y, state)
     from .network import check_compatible
 
     check_compatible(net, params)

@@ -40,7 +40,12 @@ def read_run(path: str | Path) -> tuple[dict[str, object], dict[str, Any] | None
         if data.get("y") is not None:
             arrays["y"] = data["y"]
         network = data.get("network")
-        return arrays, network if isinstance(network, dict) else None
+        if not isinstance(network, dict):
+            return arrays, None
+        for layer in network.get("layers") or []:  # dropout's mask, on its layer's object
+            if isinstance(layer, dict) and "mask" in layer and "layer" in layer:
+                arrays[f"mask{layer['layer']}"] = layer["mask"]
+        return arrays, network
     return data, None
 
 

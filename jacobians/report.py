@@ -265,8 +265,12 @@ def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
             "inconclusive": [k for k, d in diffs.items() if d.inconclusive],
         }
 
+    network = c.net.describe()
+    for node in c.net.nodes:  # dropout's mask on its layer's object, batch last
+        for role, name in node.state.items():
+            network["layers"][node.entry - 1][role] = c.params.state[name].tolist()
     return {
-        "network": c.net.describe(),
+        "network": network,
         "source": source,
         "batch": c.params.batch,
         "order": c.jacobian.order,

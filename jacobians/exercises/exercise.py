@@ -495,6 +495,8 @@ def values_of(problem: Problem) -> dict[str, np.ndarray]:
     out["x"] = params.x[..., 0] if params.batch == 1 else params.x
     if params.y is not None:
         out["y"] = params.y[..., 0] if params.batch == 1 else params.y
+    for name, mask in params.state.items():  # dropout's masks, as the run drew them
+        out[name] = mask[..., 0] if params.batch == 1 else mask
     return out
 
 

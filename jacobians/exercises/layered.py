@@ -79,6 +79,8 @@ def layer_quantities(net: Network, batch: int, has_y: bool) -> dict[str, Entry]:
         tensor("y", net.output_shape, "given")
     for name, shape in net.parameter_shapes.items():
         out[name] = Entry(parameter_shape(shape), f"{name} is {_shape(shape)}", "given")
+    for name, shape in net.state_shapes.items():
+        tensor(name, shape, "given")
     for node in net.nodes:
         tensor(node.output, node.out_shape, "forward")
     tensor("yhat", net.output_shape, "forward")
@@ -151,6 +153,8 @@ def layer_values(net: Network, params: Parameters) -> dict[str, Matrix]:
         out["y"] = as_tensor(params.y, net.output_shape, B)
     for name, value in params.values.items():
         out[name] = value.reshape(parameter_shape(value.shape))
+    for name, mask in params.state.items():
+        out[name] = as_tensor(mask, net.state_shapes[name], B)
     for node in net.nodes:
         out[node.output] = as_tensor(cache.values[node.output], node.out_shape, B)
     out["yhat"] = as_tensor(cache.output, net.output_shape, B)

@@ -86,6 +86,9 @@ class Kind:
     """A parametric layer followed by an activation is one numbered layer (``z[l]``, ``a[l]``)."""
     roles: ClassVar[tuple[str, ...]] = ()
     """Parameter roles in the order they are named, drawn and written (``("W", "b")``)."""
+    state: ClassVar[tuple[str, ...]] = ()
+    """What a run fixes for the layer besides parameters, with the batch: dropout's mask. It is
+    drawn from the run's seed (:meth:`draw`), written with the parameters, never differentiated."""
     nouns: ClassVar[dict[str, tuple[str, str]]] = {
         "W": ("weight", "weights"),
         "b": ("bias", "biases"),
@@ -139,6 +142,10 @@ class Kind:
     def init(self, role: str, in_shape: Shape, rng: np.random.Generator) -> FloatArray:
         """A reproducible initial value for ``role``."""
         raise NotImplementedError(f"{self.name} has no parameter {role!r}")
+
+    def draw(self, role: str, in_shape: Shape, batch: int, rng: np.random.Generator) -> FloatArray:
+        """A reproducible value for the state ``role``, one per example (batch last)."""
+        raise NotImplementedError(f"{self.name} has no state {role!r}")
 
     def forward(self, params: Params, a: FloatArray) -> FloatArray:
         """The output for every example of ``a`` (batch on the last axis)."""

@@ -25,6 +25,7 @@ from .base import Kind, spec_value
 from .batchnorm import BatchNorm
 from .conv2d import Conv2d
 from .dense import Dense
+from .dropout import Dropout
 from .flatten import Flatten
 from .layernorm import LayerNorm
 from .pool import AvgPool, MaxPool
@@ -37,6 +38,7 @@ KINDS: dict[str, type[Kind]] = {
     "flatten": Flatten,
     "batchnorm": BatchNorm,
     "layernorm": LayerNorm,
+    "dropout": Dropout,
     **dict(activation_kinds()),
 }
 """Every layer kind by its spec name."""
@@ -237,7 +239,8 @@ def kinds_from_description(layers: object) -> list[Kind]:
             raise unknown_name(f"network.layers[{i}].kind", name, KINDS)
         kind = KINDS[normalize(name)]
         fields = {f.name for f in dataclasses.fields(kind)}
-        unknown = sorted(set(layer) - fields - {"kind", "parameters", "layer", "output"})
+        known = {"kind", "parameters", "layer", "output", *kind.state}
+        unknown = sorted(set(layer) - fields - known)
         if unknown:
             raise InvalidValueError(
                 message(
