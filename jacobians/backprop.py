@@ -17,11 +17,11 @@ over it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 from ._typing import FloatArray
-from .network import Cache, Network, flat, forward
+from .network import Cache, Network, Node, flat, forward
 from .parameters import Parameters
 
 
@@ -36,18 +36,18 @@ class VectorizedRoute:
 
 @dataclass(frozen=True)
 class Step:
-    """One layer of the backward pass: node ``index``, each example's gradient ``g`` at its
+    """One layer of the backward pass: its ``node``, each example's gradient ``g`` at its
     output, at its input (``back``; ``None`` where not asked for), and its parameters'
     gradients summed over the examples (by role)."""
 
-    index: int
+    node: Node
     g: FloatArray
     back: FloatArray | None
     grads: dict[str, FloatArray]
 
 
-Mistake = tuple[int, str]
-"""``(node index, mistake)``: one layer's backward pass done wrong (:mod:`jacobians.exercises`)."""
+Mistake = tuple[str, str]
+"""``(a layer's output, mistake)``: that layer's backward pass done wrong (the checker's)."""
 
 
 def output_gradient(net: Network, params: Parameters, cache: Cache) -> tuple[int, FloatArray]:
@@ -69,26 +69,61 @@ def backward_steps(
     input_at_end: bool = True,
     mistake: Mistake | None = None,
 ) -> Iterator[Step]:
-    """Each layer's compact backward pass from the output to node ``down_to`` (the gradient
-    at its input only with ``input_at_end``); with ``mistake``, that node's pass is done
-    wrong (:meth:`~jacobians.layers.base.Kind.mistaken_backward`) and the walk stops where a
-    wrongly shaped gradient cannot go on."""
+    """Each layer's compact backward pass from the output to outer node ``down_to`` (the
+    gradient at its input only with ``input_at_end``), a block's own layers before the block:
+    its ``back`` is ``g`` plus their chain's (the identity path and ``f``'s). With ``mistake``,
+    that layer's pass is done wrong (:meth:`~jacobians.layers.base.Kind.mistaken_backward`;
+    a block's ``identity_path_forgotten``), and the walk stops where a wrongly shaped gradient
+    cannot go on."""
     start, g = output_gradient(net, params, cache)
-    for j in range(start, down_to - 1, -1):
-        node = net.nodes[j]
+    yield from _walk(net.nodes[: start + 1], g, params, cache, down_to, input_at_end, mistake)
+
+
+def _walk(
+    nodes: tuple[Node, ...],
+    g: FloatArray,
+    params: Parameters,
+    cache: Cache,
+    down_to: int,
+    input_at_end: bool,
+    mistake: Mistake | None,
+) -> Generator[Step, None, FloatArray | None]:
+    """:func:`backward_steps` over one sequence; returns the gradient at its input."""
+    back: FloatArray | None = g
+    for j in range(len(nodes) - 1, down_to - 1, -1):
+        node = nodes[j]
         a, out = cache.values[node.input], cache.values[node.output]
-        back: FloatArray | None
-        if mistake is not None and mistake[0] == j:
-            nxt = net.nodes[j + 1] if j + 1 < len(net.nodes) else None
-            after = cache.values[nxt.output] if nxt and nxt.kind.activation else None
+        wrong = mistake is not None and mistake[0] == node.output
+        grads: dict[str, FloatArray] = {}
+        if node.inner:
+            through = yield from _walk(node.inner, g, params, cache, 0, True, mistake)
+            if through is None:
+                return None
+            back = through if wrong else g + through  # identity_path_forgotten: f's alone
+        elif wrong:
+            assert mistake is not None
+            after = _after(nodes, j, cache)
             back, grads = node.kind.mistaken_backward(mistake[1], params.of(node), a, out, g, after)
         else:
             need = j > down_to or input_at_end
             back, grads = node.kind.backward(params.of(node), a, out, g, need_input=need)
-        yield Step(j, g, back, grads)
+        yield Step(node, g, back, grads)
         if back is None or back.shape != a.shape:
-            return
+            return None
         g = back
+    return back
+
+
+def _after(nodes: tuple[Node, ...], j: int, cache: Cache) -> FloatArray | None:
+    """The output of the activation after node ``j``, ``a[l]``, if one follows it."""
+    if j + 1 < len(nodes) and nodes[j + 1].kind.activation:
+        return cache.values[nodes[j + 1].output]
+    return None
+
+
+def owned(node: Node) -> list[str]:
+    """The parameters of a node and, for a block, of its own layers."""
+    return [name for m in (node, *node.inside) for name in m.parameters.values()]
 
 
 def vectorized_route(net: Network, params: Parameters) -> VectorizedRoute:
@@ -102,18 +137,19 @@ def vectorized_route(net: Network, params: Parameters) -> VectorizedRoute:
     [[15.0]]
     """
     cache = forward(net, params)
-    lowest = min(j for j, node in enumerate(net.nodes) if node.kind.roles)
+    owners = {name: j for j, node in enumerate(net.nodes) for name in owned(node)}
+    lowest = min(owners.values())
     sums: dict[str, FloatArray] = {}
     deltas: dict[str, FloatArray] = {}
     for step in backward_steps(net, params, cache, lowest, input_at_end=False):
-        node = net.nodes[step.index]
+        node = step.node
         if node.kind.roles:
-            deltas[f"delta{node.layer}"] = step.g
+            deltas[f"delta{node.label}"] = step.g
         for role, value in step.grads.items():
             sums[f"d{node.parameters[role]}"] = value
     gradients = {f"d{name}": sums[f"d{name}"] for name in net.parameter_names}
     if params.batch > 1:
         for value in gradients.values():
             value /= params.batch  # in place: fresh sums, and no second array of their size
-    ordered = {f"delta{n.layer}": deltas[f"delta{n.layer}"] for n in net.parametric}
+    ordered = {f"delta{n.label}": deltas[f"delta{n.label}"] for n in net.parametric}
     return VectorizedRoute(gradients, ordered)

@@ -31,21 +31,23 @@ import numpy as np
 from ._typing import FloatArray, Matrix
 from .compose import Factor, Product, dimensions, multiply, order_cost, row_to_tensor
 from .errors import InvalidValueError, message, unknown_name
-from .network import Cache, Network, display, flat, forward
+from .network import Cache, Network, Node, display, flat, forward
 from .parameters import Parameters
 from .paths import (
     ChainReport,
     Target,
     chain_names,
+    chained,
     coupled,
     fused_name,
     jacobian_shapes,
     largest_dense,
     loss_name,
     planned_reports,
+    skip_name,
     targets,
 )
-from .structured import REPRESENTATIONS, represent, to_dense
+from .structured import REPRESENTATIONS, Identity, SkipSum, Structured, represent, to_dense
 
 DEFAULT_MEMORY_BUDGET = 2**30
 """1 GiB: the largest dense Jacobian the route builds unless told otherwise."""
@@ -65,19 +67,31 @@ def node_jacobians(
 ) -> dict[str, Any]:
     """Every node's Jacobians for the examples ``examples`` of the batch (one example: its own
     Jacobians; the whole batch: the batch Jacobians), by name, last node first; the first
-    node's input Jacobian only with ``first_input``."""
-    out: dict[str, Any] = {}
-    for j in range(len(net.nodes) - 1, -1, -1):
-        node = net.nodes[j]
-        a = cache.values[node.input][..., examples]
-        value = cache.values[node.output][..., examples]
-        values = params.of(node)
-        values.update({role: values[role][..., examples] for role in node.state})  # per example
-        for role, J in node.kind.jacobians(values, a, value).items():
-            if role == "input" and j == 0 and not first_input:
+    node's input Jacobian only with ``first_input``. A block's input Jacobian is ``I + J_f``
+    over its own layers' (:class:`~jacobians.structured.SkipSum`), reached from its output
+    through ``∂y/∂f = I``."""
+    structured: dict[str, Structured] = {}
+
+    def add(nodes: tuple[Node, ...]) -> None:
+        for node in reversed(nodes):
+            if node.inner:
+                add(node.inner)
+                rows = prod(node.out_shape) * len(range(*examples.indices(params.batch)))
+                structured[skip_name(node)] = Identity(rows)
+                inner = (structured[m.jacobian_name("input")] for m in reversed(node.inner))
+                structured[node.jacobian_name("input")] = SkipSum(tuple(inner))
                 continue
-            out[node.jacobian_name(role)] = represent(J, representation)
-    return out
+            a = cache.values[node.input][..., examples]
+            value = cache.values[node.output][..., examples]
+            values = params.of(node)
+            values.update({role: values[role][..., examples] for role in node.state})
+            for role, J in node.kind.jacobians(values, a, value).items():
+                structured[node.jacobian_name(role)] = J
+
+    add(net.nodes)
+    if not first_input:
+        structured.pop(net.nodes[0].jacobian_name("input"))
+    return {name: represent(J, representation) for name, J in structured.items()}
 
 
 def example_jacobians(
@@ -224,16 +238,23 @@ def _reverse_values(net: Network, jac: dict[str, Any], head: list[Factor]) -> di
     value = head[0].matrix
     for f in head[1:]:
         value = value @ f.matrix
-    last = len(net.nodes) - (2 if net.fused is not None else 1)
-    lowest = min((t.node for t in targets(net)), default=0)
-    for j in range(last, lowest - 1, -1):
-        node = net.nodes[j]
-        if node.kind.roles:
-            out[f"delta{node.layer}"] = value
-            for role in node.kind.roles:
-                out[f"d{node.parameters[role]}"] = value @ jac[node.jacobian_name(role)]
-        if j > lowest:
-            value = value @ jac[node.jacobian_name("input")]
+
+    def walk(nodes: tuple[Node, ...], value: Any) -> None:
+        # the row reaching each node's output; multiplied on only while a target lies below
+        needed = [bool(node.kind.roles or any(m.kind.roles for m in node.inside)) for node in nodes]
+        lowest = needed.index(True) if True in needed else len(nodes)
+        for j in range(len(nodes) - 1, lowest - 1, -1):
+            node = nodes[j]
+            if node.kind.roles:
+                out[f"delta{node.label}"] = value
+                for role in node.kind.roles:
+                    out[f"d{node.parameters[role]}"] = value @ jac[node.jacobian_name(role)]
+            if node.inner:
+                walk(node.inner, value @ jac[skip_name(node)])
+            if j > lowest:
+                value = value @ jac[node.jacobian_name("input")]
+
+    walk(chained(net), value)
     return out
 
 
@@ -247,7 +268,7 @@ def largest_batch_factor(net: Network, batch: int) -> tuple[str, tuple[int, int]
     ``n·B × n·m``), and a forward-order product is as tall as the tallest and as wide as the
     widest; bytes of float64."""
     sizes = [prod(s) for s in net.shapes.values()]
-    tall = max(prod(node.out_shape) * batch for node in net.nodes)
+    tall = max(prod(node.out_shape) * batch for node in net.all_nodes)
     wide = max(max(s * batch for s in sizes), max(prod(s) for s in net.parameter_shapes.values()))
     return "the largest batch factor or product", (tall, wide), 8 * tall * wide
 

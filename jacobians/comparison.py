@@ -58,7 +58,7 @@ def budget(net: Network, batch: int, representation: str, sample: int | None) ->
     per gradient and per example, whose widest factor has ``n_l²·n_{l-1}`` entries when dense
     (the largest dense Jacobian) and about ``n_l·n_{l-1}`` when structured or sparse (the
     largest forward product or tensor)."""
-    F = sum(node.kind.forward_cost(node.in_shape) for node in net.nodes)
+    F = sum(node.kind.forward_cost(node.in_shape) for node in net.all_nodes)
     arrays = len(net.parameter_names)
     S = net.parameter_count if sample is None else min(net.parameter_count, arrays * sample)
     chains = batch  # one chain per example, or one through the batch Jacobians when coupled
@@ -68,7 +68,7 @@ def budget(net: Network, batch: int, representation: str, sample: int | None) ->
         chains = 1 if coupled(net) else batch
     else:
         widest = max(
-            max(node.kind.forward_cost(node.in_shape) for node in net.nodes),
+            max(node.kind.forward_cost(node.in_shape) for node in net.all_nodes),
             max(prod(s) for s in net.shapes.values()),
         )
     return 2.0 * S * batch * F + float(len(targets(net))) * chains * widest
@@ -203,7 +203,7 @@ def compare(
     jac = jacobian_route(net, params, order, jacobians, memory_budget, strategy)
     if switched:
         jac = replace(jac, notes=(switched, *jac.notes))
-    caveats = [n.kind.caveat(n.names, params.batch) for n in net.nodes]
+    caveats = [n.kind.caveat(n.names, params.batch) for n in net.all_nodes]
     jac = replace(jac, notes=(*jac.notes, *(c for c in caveats if c)))
     vec = vectorized_route(net, params)
     num = numerical_route(net, params, step, entries)

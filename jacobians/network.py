@@ -159,6 +159,20 @@ class Node:
     parameters: Mapping[str, str] = field(hash=False)
     state: Mapping[str, str] = field(hash=False, default_factory=dict)
     """What the run fixes for the layer besides parameters, role → name (``{"mask": "mask3"}``)."""
+    inner: tuple[Node, ...] = ()
+    """A block's own sequence (``residual(…)``), numbered ``l_1, l_2, …``: its output is
+    added to the block's input."""
+    label: str = ""
+    """The layer's label in names: ``3``, or ``3_1`` inside the block of layer 3."""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", str(self.layer))
+
+    @property
+    def inside(self) -> tuple[Node, ...]:
+        """A block's own layers, and theirs, in order (empty for any other layer)."""
+        return tuple(m for inner in self.inner for m in (inner, *inner.inside))
 
     @property
     def names(self) -> NodeNames:
@@ -178,25 +192,50 @@ class Node:
         return f"J_{self.output}_{source}"
 
 
-def _nodes(kinds: Sequence[Kind], input_shape: Shape) -> tuple[Node, ...]:
+def _nodes(
+    kinds: Sequence[Kind],
+    input_shape: Shape,
+    source: str = "a0",
+    block: tuple[int, str, str] | None = None,
+) -> tuple[Node, ...]:
     """Number the entries (a parametric entry followed by an activation is one layer), name
-    their tensors and parameters, and check every shape, naming the entry that fails."""
+    their tensors and parameters, and check every shape, naming the entry that fails. Inside
+    the block labelled ``l`` of outer layer ``k`` (``block = (k, "l", "layers[3] …: ")``) the
+    layers are ``l_1, l_2, …`` and read their first input from ``source``."""
     nodes: list[Node] = []
-    shape, source, layer, i = input_shape, "a0", 0, 0
+    shape, count, i = input_shape, 0, 0
     while i < len(kinds):
-        layer += 1
+        count += 1
+        layer = block[0] if block else count
+        label = f"{block[1]}_{count}" if block else str(count)
         grouped = kinds[i].parametric and i + 1 < len(kinds) and kinds[i + 1].activation
-        outputs = [f"z{layer}", f"a{layer}"] if grouped else [f"a{layer}"]
+        outputs = [f"z{label}", f"a{label}"] if grouped else [f"a{label}"]
         for offset, output in enumerate(outputs):
             kind = kinds[i + offset]
+            where = f"{block[2] if block else ''}layers[{i + offset + 1}] {kind.spec()!r}: "
+            inner: tuple[Node, ...] = ()
+            if kind.block:  # its own layers first: an error names the inner layer
+                inner = _nodes(kind.inner_kinds, shape, source, (layer, label, where))
             try:
                 out_shape = kind.out_shape(shape)
             except ShapeError as e:
-                raise ShapeError(f"layers[{i + offset + 1}] {kind.spec()!r}: {e}") from None
-            names = {role: f"{role}{layer}" for role in kind.roles}
-            state = {role: f"{role}{layer}" for role in kind.state}
+                raise ShapeError(f"{where}{e}") from None
+            names = {role: f"{role}{label}" for role in kind.roles}
+            state = {role: f"{role}{label}" for role in kind.state}
             nodes.append(
-                Node(kind, i + offset + 1, layer, source, output, shape, out_shape, names, state)
+                Node(
+                    kind,
+                    i + offset + 1,
+                    layer,
+                    source,
+                    output,
+                    shape,
+                    out_shape,
+                    names,
+                    state,
+                    inner,
+                    label,
+                )
             )
             shape, source = out_shape, output
         i += len(outputs)
@@ -322,10 +361,17 @@ class Network:
         return self.nodes[-1].layer
 
     @cached_property
+    def all_nodes(self) -> tuple[Node, ...]:
+        """Every node, a block's own after it: in the order they compute their outputs'
+        names (``a2``, then ``z3_1``, ``a3_1``, ``a3_2`` inside ``residual`` ``a3``)."""
+
+        return tuple(m for node in self.nodes for m in (node, *node.inside))
+
+    @cached_property
     def shapes(self) -> dict[str, Shape]:
         """One example's shape of every tensor: ``a0``, ``z1``, ``a1``, …."""
         out = {"a0": self.input_shape}
-        out.update({node.output: node.out_shape for node in self.nodes})
+        out.update({node.output: node.out_shape for node in self.all_nodes})
         return out
 
     @property
@@ -344,8 +390,8 @@ class Network:
 
     @property
     def parametric(self) -> tuple[Node, ...]:
-        """The nodes with parameters, in order."""
-        return tuple(node for node in self.nodes if node.kind.roles)
+        """The nodes with parameters, in order (a block's inside its block)."""
+        return tuple(node for node in self.all_nodes if node.kind.roles)
 
     @cached_property
     def parameter_shapes(self) -> dict[str, Shape]:
@@ -359,7 +405,7 @@ class Network:
     @cached_property
     def state_shapes(self) -> dict[str, Shape]:
         """The shape of one example of each layer's state (dropout's ``mask3``): its input's."""
-        return {name: node.in_shape for node in self.nodes for name in node.state.values()}
+        return {name: node.in_shape for node in self.all_nodes for name in node.state.values()}
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
@@ -421,16 +467,20 @@ class Network:
             out["activations"] = [a.name for a in self.activations]
         out["loss"] = self.loss.name
         out["input"] = list(self.input_shape)
-        out["layers"] = [
-            {
-                **node.kind.describe(),
-                "parameters": dict(node.parameters),
-                "layer": node.layer,
-                "output": node.output,
-            }
-            for node in self.nodes
-        ]
+        out["layers"] = [_describe(node) for node in self.nodes]
         return out
+
+
+def _describe(node: Node) -> dict[str, Any]:
+    """A layer's object in ``compare --json``: its kind and arguments, ``parameters`` (role →
+    name), ``layer``, ``output``; a block's ``layers`` are its own sequence's objects."""
+    out: dict[str, Any] = {**node.kind.describe()}
+    if node.inner:
+        out["layers"] = [_describe(inner) for inner in node.inner]
+    out.update(parameters=dict(node.parameters), layer=node.label, output=node.output)
+    if node.label.isdigit():
+        out["layer"] = node.layer
+    return out
 
 
 @dataclass(frozen=True)
@@ -464,10 +514,21 @@ def forward(net: Network, params: Parameters, base: Cache | None = None, start: 
     values: dict[str, FloatArray] = {"a0": params.x}
     for j, node in enumerate(net.nodes):
         if base is not None and j < start:
-            values[node.output] = base.values[node.output]
+            for inner in (*node.inner, node):
+                values[inner.output] = base.values[inner.output]
         else:
-            values[node.output] = node.kind.forward(params.of(node), values[node.input])
+            _run(node, params, values)
     return Cache(values)
+
+
+def _run(node: Node, params: Parameters, values: dict[str, FloatArray]) -> None:
+    """One node's output into ``values``; a block runs its own sequence and adds its input."""
+    if node.inner:
+        for inner in node.inner:
+            _run(inner, params, values)
+        values[node.output] = values[node.input] + values[node.inner[-1].output]
+        return
+    values[node.output] = node.kind.forward(params.of(node), values[node.input])
 
 
 def flat(value: FloatArray) -> FloatArray:
@@ -499,7 +560,7 @@ def check_finite(net: Network, params: Parameters) -> None:
     """
     with np.errstate(all="ignore"):
         cache = forward(net, params)
-        for node in net.nodes:
+        for node in net.all_nodes:
             value = cache.values[node.output]
             if not np.all(np.isfinite(value)):
                 where = tuple(int(v) for v in np.argwhere(~np.isfinite(value))[0])

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._typing import Matrix
+from .backprop import owned
 from .network import Cache, Network, cost, forward
 from .parameters import Parameters
 
@@ -65,7 +66,7 @@ def crosses_kink(net: Network, caches: tuple[Cache, Cache, Cache], start: int = 
     a kinked activation's input changes side of its kink, or sits on the kink and moves (an
     input the perturbation does not move stays on one piece of the function, kink or not); a
     max-pool window changes its maximum (:meth:`~jacobians.layers.base.Kind.crosses_kink`)."""
-    for node in net.nodes[start:]:
+    for node in (m for outer in net.nodes[start:] for m in (outer, *outer.inside)):
         inputs = tuple(c.values[node.input] for c in caches)
         if node.kind.crosses_kink(inputs):  # type: ignore[arg-type]
             return True
@@ -95,7 +96,7 @@ def numerical_route(
     checked: dict[str, np.ndarray] = {}
     base = forward(net, params)
     rng = np.random.default_rng(seed)
-    owner = {name: j for j, node in enumerate(net.nodes) for name in node.parameters.values()}
+    owner = {name: j for j, node in enumerate(net.nodes) for name in owned(node)}
     for name in net.parameter_names:
         value = params[name]
         start = owner[name]  # the nodes before it see the same values: taken from the base

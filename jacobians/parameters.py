@@ -158,7 +158,7 @@ def init_parameters(net: Network, seed: int = 0, batch: int = 1) -> Parameters:
         raise InvalidValueError(message("batch", "at least 1 example", str(batch)))
     rng = np.random.default_rng(seed)
     values: dict[str, FloatArray] = {}
-    width = max((len(node.kind.roles) for node in net.nodes), default=0)
+    width = max((len(node.kind.roles) for node in net.all_nodes), default=0)
     for index in range(width):
         for node in net.parametric:
             if index < len(node.kind.roles):
@@ -170,7 +170,7 @@ def init_parameters(net: Network, seed: int = 0, batch: int = 1) -> Parameters:
     if y is not None:
         y = y.reshape(*net.output_shape, batch)
     state = {}  # drawn last: a network without dropout draws what it always drew
-    for node in net.nodes:
+    for node in net.all_nodes:
         for role, name in node.state.items():
             state[name] = node.kind.draw(role, node.in_shape, batch, rng)
     return Parameters(ordered, None, x, y, state)

@@ -42,11 +42,21 @@ def read_run(path: str | Path) -> tuple[dict[str, object], dict[str, Any] | None
         network = data.get("network")
         if not isinstance(network, dict):
             return arrays, None
-        for layer in network.get("layers") or []:  # dropout's mask, on its layer's object
-            if isinstance(layer, dict) and "mask" in layer and "layer" in layer:
-                arrays[f"mask{layer['layer']}"] = layer["mask"]
+        _masks(network.get("layers"), arrays)
         return arrays, network
     return data, None
+
+
+def _masks(layers: object, arrays: dict[str, object]) -> None:
+    """Dropout's masks from the layers' objects (``"mask"`` beside ``"layer": 3`` is
+    ``mask3``), blocks' own layers included."""
+    if not isinstance(layers, list):
+        return
+    for layer in layers:
+        if isinstance(layer, dict):
+            if "mask" in layer and "layer" in layer:
+                arrays[f"mask{layer['layer']}"] = layer["mask"]
+            _masks(layer.get("layers"), arrays)
 
 
 def _read(path: str | Path) -> dict[str, Any]:

@@ -29,28 +29,27 @@ from .network import Network, Node
 @dataclass(frozen=True)
 class Target:
     """A gradient the routes compute: ``delta2`` (``role`` None, the node's output) or ``dW2``;
-    ``node`` indexes ``net.nodes``; ``shape`` is one example's result shape."""
+    ``node`` the layer it belongs to; ``shape`` is one example's result shape."""
 
     name: str
-    node: int
+    node: Node
     role: str | None
     shape: Shape
 
 
 def targets(net: Network) -> tuple[Target, ...]:
-    """For every parametric node in order: its ``delta`` and its parameters' gradients.
+    """For every parametric node in order (a block's inside it): its ``delta`` and its
+    parameters' gradients.
 
     >>> [t.name for t in targets(Network.from_spec("2-2-1", "relu,sigmoid", "bce"))]
     ['delta1', 'dW1', 'db1', 'delta2', 'dW2', 'db2']
     """
     out: list[Target] = []
-    for j, node in enumerate(net.nodes):
-        if not node.kind.roles:
-            continue
-        out.append(Target(f"delta{node.layer}", j, None, node.out_shape))
+    for node in net.parametric:
+        out.append(Target(f"delta{node.label}", node, None, node.out_shape))
         for role in node.kind.roles:
             name = node.parameters[role]
-            out.append(Target(f"d{name}", j, role, net.parameter_shapes[name]))
+            out.append(Target(f"d{name}", node, role, net.parameter_shapes[name]))
     return tuple(out)
 
 
@@ -64,6 +63,11 @@ def fused_name(net: Network) -> str:
     return f"J_L_{net.nodes[-1].input}"
 
 
+def skip_name(block: Node) -> str:
+    """``J_a3_a3_2``: a block's output with respect to its own sequence's output (``I``)."""
+    return f"J_{block.output}_{block.inner[-1].output}"
+
+
 def head_names(net: Network, fused: bool) -> list[str]:
     """The loss end of every chain: ``[J_L_z3]`` (fused) or ``[J_L_a3, J_a3_z3]`` for a network
     that ends in a fused pair, ``[J_L_a3]`` otherwise."""
@@ -74,17 +78,32 @@ def head_names(net: Network, fused: bool) -> list[str]:
     return [loss_name(net), net.nodes[-1].jacobian_name("input")]
 
 
-def body_names(net: Network, node: int) -> list[str]:
-    """The input Jacobians between the loss end and node ``node``'s output, last node first."""
-    first = len(net.nodes) - (2 if net.fused is not None else 1)
-    return [net.nodes[k].jacobian_name("input") for k in range(first, node, -1)]
+def chained(net: Network) -> tuple[Node, ...]:
+    """The outer nodes the chains walk through after the loss end (all but a fused output)."""
+    return net.nodes[:-1] if net.fused is not None else net.nodes
+
+
+def below(net: Network) -> dict[str, list[str]]:
+    """For every node's output, the Jacobians between the loss end and it, last layer first:
+    the outer layers' input Jacobians, and inside a block ``∂y/∂f = I`` then its own layers'."""
+    out: dict[str, list[str]] = {}
+
+    def walk(nodes: tuple[Node, ...], names: list[str]) -> None:
+        for node in reversed(nodes):
+            out[node.output] = names
+            if node.inner:
+                walk(node.inner, [*names, skip_name(node)])
+            names = [*names, node.jacobian_name("input")]
+
+    walk(chained(net), [])
+    return out
 
 
 def chain_names(net: Network, target: Target, fused: bool = False) -> list[str]:
     """Every factor of ``target``'s chain, loss side first."""
-    names = head_names(net, fused) + body_names(net, target.node)
+    names = head_names(net, fused) + below(net)[target.node.output]
     if target.role is not None:
-        names.append(net.nodes[target.node].jacobian_name(target.role))
+        names.append(target.node.jacobian_name(target.role))
     return names
 
 
@@ -101,14 +120,21 @@ def jacobian_shapes(
     (2, 8)
     """
     shapes: dict[str, tuple[int, int]] = {loss_name(net): (1, prod(net.output_shape) * batch)}
-    for j in range(len(net.nodes) - 1, -1, -1):
-        node = net.nodes[j]
-        rows = prod(node.out_shape) * batch
-        if j > 0 or first_input:
-            shapes[node.jacobian_name("input")] = (rows, prod(node.in_shape) * batch)
-        for role in node.kind.roles:
-            name = node.parameters[role]
-            shapes[node.jacobian_name(role)] = (rows, prod(net.parameter_shapes[name]))
+
+    def add(nodes: tuple[Node, ...], outer: bool) -> None:
+        for j in range(len(nodes) - 1, -1, -1):
+            node = nodes[j]
+            rows = prod(node.out_shape) * batch
+            if node.inner:
+                shapes[skip_name(node)] = (rows, rows)
+                add(node.inner, False)
+            if j > 0 or first_input or not outer:  # a block's own first layer is in I + J_f
+                shapes[node.jacobian_name("input")] = (rows, prod(node.in_shape) * batch)
+            for role in node.kind.roles:
+                name = node.parameters[role]
+                shapes[node.jacobian_name(role)] = (rows, prod(net.parameter_shapes[name]))
+
+    add(net.nodes, True)
     if net.fused is not None:
         shapes[fused_name(net)] = (1, prod(net.nodes[-1].in_shape) * batch)
     return shapes
@@ -137,7 +163,7 @@ class ChainReport:
 
 def coupled(net: Network) -> Node | None:
     """The first layer that couples the examples of a batch (batch norm), if any."""
-    return next((node for node in net.nodes if node.kind.couples_examples), None)
+    return next((node for node in net.all_nodes if node.kind.couples_examples), None)
 
 
 def planned_reports(

@@ -24,7 +24,7 @@ from .comparison import (
 )
 from .errors import shape_str
 from .network import Network, display
-from .paths import coupled, fused_name, jacobian_shapes, loss_name
+from .paths import coupled, fused_name, jacobian_shapes, loss_name, skip_name
 from .rowlayout import MatrixFunction
 
 
@@ -37,7 +37,9 @@ def structure(net: Network, name: str, batch: int = 1) -> str:
         return f"(a[{L}] − y)ᵀ, fused {net.nodes[-1].kind.name} + {net.loss.name}"
     if name == loss_name(net):
         return f"∂{net.loss.name}/∂ŷ"
-    for node in net.nodes:
+    for node in net.all_nodes:
+        if node.inner and name == skip_name(node):
+            return f"I: {display(node.output)} = {display(node.input)} + f, ∂/∂f passes f's output"
         for role in ("input", *node.kind.roles):
             if node.jacobian_name(role) == name:
                 return node.kind.structure(role, replace(node.names, batch=batch))
@@ -64,7 +66,7 @@ def parameter_line(net: Network) -> str:
 
 def kink_text(net: Network) -> str:
     """What a kink is in this network's layers (``a relu or leaky_relu input within h of 0``)."""
-    texts = dict.fromkeys(n.kind.kink_text for n in net.nodes if n.kind.kink_text)
+    texts = dict.fromkeys(n.kind.kink_text for n in net.all_nodes if n.kind.kink_text)
     return ", or ".join(texts)
 
 
@@ -169,7 +171,7 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
         )
     reports = {r.target: r for r in c.jacobian.chains}
     for node in reversed(net.parametric):
-        l = node.layer
+        l = node.label
         gradients = [f"d{node.parameters[role]}" for role in node.kind.roles]
         lines += ["", f"layer {l}" + ("" if net.is_dense else f": {node.kind.spec()}")]
         for target in (f"delta{l}", *gradients):
@@ -266,9 +268,17 @@ def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
         }
 
     network = c.net.describe()
-    for node in c.net.nodes:  # dropout's mask on its layer's object, batch last
+    objects = {}  # every layer's object by its output, blocks' own layers included
+
+    def collect(layers: list[dict[str, Any]]) -> None:
+        for layer in layers:
+            objects[layer["output"]] = layer
+            collect(layer.get("layers", []))
+
+    collect(network["layers"])
+    for node in c.net.all_nodes:  # dropout's mask on its layer's object, batch last
         for role, name in node.state.items():
-            network["layers"][node.entry - 1][role] = c.params.state[name].tolist()
+            objects[node.output][role] = c.params.state[name].tolist()
     return {
         "network": network,
         "source": source,

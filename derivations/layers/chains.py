@@ -79,7 +79,7 @@ def chain_of(model: SymbolicModel, j: int, param: str) -> list[str]:
     """The factors of node ``j``'s ``param`` chain (``W``, ``b``, ``delta`` or ``input``)."""
     node = model.net.nodes[j]
     role = None if param == "delta" else param
-    names = chain_names(model.net, Target(param, j, role, node.out_shape), fused=False)
+    names = chain_names(model.net, Target(param, node, role, node.out_shape), fused=False)
     return names
 
 

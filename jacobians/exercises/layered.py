@@ -30,9 +30,9 @@ import numpy as np
 from .._typing import FloatArray, Matrix
 from ..backprop import backward_steps
 from ..chains import example_jacobians, jacobian_route
-from ..network import Network, cost, display, forward
+from ..network import Network, Node, cost, display, forward
 from ..parameters import Parameters
-from ..paths import jacobian_shapes
+from ..paths import chained, jacobian_shapes, skip_name
 
 Shape = tuple[int, ...]
 
@@ -81,12 +81,12 @@ def layer_quantities(net: Network, batch: int, has_y: bool) -> dict[str, Entry]:
         out[name] = Entry(parameter_shape(shape), f"{name} is {_shape(shape)}", "given")
     for name, shape in net.state_shapes.items():
         tensor(name, shape, "given")
-    for node in net.nodes:
+    for node in net.all_nodes:
         tensor(node.output, node.out_shape, "forward")
     tensor("yhat", net.output_shape, "forward")
     out["L"] = Entry((1, 1), "the cost L is a number", "forward")
     for node in reversed(net.parametric):
-        l = node.layer
+        l = node.label
         out[f"delta{l}"] = Entry(
             tensor_shape(node.out_shape, batch),
             f"delta{l} = (∂L/∂{node.output})ᵀ has the shape of {node.output}",
@@ -97,14 +97,29 @@ def layer_quantities(net: Network, batch: int, has_y: bool) -> dict[str, Entry]:
             why = f"a gradient has the shape of its parameter: d{name} is like {name}"
             out[f"d{name}"] = Entry(shape, why, "gradient")
     if batch == 1:
+        known = {"L", *net.shapes, *net.parameter_shapes}
         for name, (rows, cols) in jacobian_shapes_all(net).items():
-            _, of, by = name.split("_")
+            of, by = split_jacobian(name, known)
             why = (
                 "a Jacobian has one row per output and one column per input: "
                 f"{_entries(of)} has {rows}, {_entries(by)} has {cols}"
             )
             out[name] = Entry((rows, cols), why, "jacobian")
     return out
+
+
+def split_jacobian(name: str, known: set[str]) -> tuple[str, str]:
+    """``J_z3_1_W3_1`` → ``('z3_1', 'W3_1')``: the split of ``J_<out>_<in>`` whose two sides
+    are names of the network (inner layers' names have underscores of their own).
+
+    >>> split_jacobian("J_z3_1_W3_1", {"z3_1", "W3_1", "z3"})
+    ('z3_1', 'W3_1')
+    """
+    body = name.removeprefix("J_")
+    for i, c in enumerate(body):
+        if c == "_" and body[:i] in known and body[i + 1 :] in known:
+            return body[:i], body[i + 1 :]
+    raise ValueError(f"not a Jacobian of this network: {name!r}")
 
 
 def _shape(shape: Shape) -> str:
@@ -120,9 +135,7 @@ def _entries(symbol: str) -> str:
 def jacobian_shapes_all(net: Network) -> dict[str, tuple[int, int]]:
     """Every Jacobian of one example by name: the network's factors (the first layer's input
     Jacobian included) and the rows ``∂L/∂t`` for every tensor and parameter ``t``."""
-    shapes = dict(jacobian_shapes(net))
-    first = net.nodes[0]
-    shapes[first.jacobian_name("input")] = (prod(first.out_shape), prod(first.in_shape))
+    shapes = dict(jacobian_shapes(net, first_input=True))
     for name, shape in net.shapes.items():
         shapes[f"J_L_{name}"] = (1, prod(shape))
     for name, shape in net.parameter_shapes.items():
@@ -155,12 +168,12 @@ def layer_values(net: Network, params: Parameters) -> dict[str, Matrix]:
         out[name] = value.reshape(parameter_shape(value.shape))
     for name, mask in params.state.items():
         out[name] = as_tensor(mask, net.state_shapes[name], B)
-    for node in net.nodes:
+    for node in net.all_nodes:
         out[node.output] = as_tensor(cache.values[node.output], node.out_shape, B)
     out["yhat"] = as_tensor(cache.output, net.output_shape, B)
     deltas = vectorized_route(net, params).deltas
     for node in net.parametric:
-        out[f"delta{node.layer}"] = as_tensor(deltas[f"delta{node.layer}"], node.out_shape, B)
+        out[f"delta{node.label}"] = as_tensor(deltas[f"delta{node.label}"], node.out_shape, B)
     return out
 
 
@@ -175,7 +188,7 @@ def layer_references(net: Network, params: Parameters) -> dict[str, Matrix]:
     for name, value in route.gradients.items():
         out[name] = value.reshape(parameter_shape(value.shape))
     for node in net.parametric:
-        out[f"delta{node.layer}"] = as_tensor(route.deltas[f"delta{node.layer}"], node.out_shape, B)
+        out[f"delta{node.label}"] = as_tensor(route.deltas[f"delta{node.label}"], node.out_shape, B)
     if B == 1:
         jac = example_jacobians(net, params, forward(net, params), 0, "dense", first_input=True)
         out.update({k: np.asarray(v, dtype=np.float64) for k, v in jac.items()})
@@ -188,17 +201,30 @@ def layer_references(net: Network, params: Parameters) -> dict[str, Matrix]:
 def loss_rows(net: Network, jac: dict[str, object]) -> dict[str, Matrix]:
     """``∂L/∂t`` for every tensor ``t``: the loss row, then one input Jacobian at a time
     toward the input (the fused row ``(a[L] − y)ᵀ`` at a fused output pair, which stays
-    finite where ``ŷ`` rounds to 0 or 1)."""
+    finite where ``ŷ`` rounds to 0 or 1); inside a block from its output through ``∂y/∂f = I``
+    (the block's input gets its row from the block's ``I + J_f``)."""
+
+    def dense(name: str) -> Matrix:
+        return np.asarray(jac[name], dtype=np.float64)
+
     last = net.nodes[-1]
-    rows = {f"J_L_{last.output}": np.asarray(jac[f"J_L_{last.output}"], dtype=np.float64)}
-    nodes = list(net.nodes)
+    rows = {f"J_L_{last.output}": dense(f"J_L_{last.output}")}
     if net.fused is not None:
-        rows[f"J_L_{last.input}"] = np.asarray(jac[f"J_L_{last.input}"], dtype=np.float64)
-        nodes = nodes[:-1]
-    row = rows[f"J_L_{nodes[-1].output}"]
-    for node in reversed(nodes):
-        row = row @ np.asarray(jac[node.jacobian_name("input")], dtype=np.float64)
-        rows[f"J_L_{node.input}"] = row
+        rows[f"J_L_{last.input}"] = dense(f"J_L_{last.input}")
+
+    def walk(nodes: tuple[Node, ...], row: Matrix, outer: bool) -> None:
+        for j in range(len(nodes) - 1, -1, -1):
+            node = nodes[j]
+            rows[f"J_L_{node.output}"] = row
+            if node.inner:
+                walk(node.inner, row @ dense(skip_name(node)), False)
+            if j == 0 and not outer:
+                return  # the block's input: the block's I + J_f gives its row
+            row = row @ dense(node.jacobian_name("input"))
+            rows[f"J_L_{node.input}"] = row
+
+    outer = chained(net)
+    walk(outer, rows[f"J_L_{outer[-1].output}"], True)
     return rows
 
 
@@ -206,43 +232,40 @@ def loss_rows(net: Network, jac: dict[str, object]) -> dict[str, Matrix]:
 
 
 def mistaken_values(
-    net: Network, params: Parameters, node_index: int, mistake: str
+    net: Network, params: Parameters, node: Node, mistake: str
 ) -> dict[str, Matrix]:
     """Every gradient quantity as a student computes it who makes ``mistake`` in the backward
-    pass of node ``node_index`` and everything else right: the compact backward pass
+    pass of ``node`` and everything else right: the compact backward pass
     (:func:`~jacobians.backprop.backward_steps`) with that one step done wrong. Quantities the
     wrong step cannot reach are left out; so are those below it once a wrong shape (an
     uncropped padding) stops the walk, and every one where the mistake does not apply."""
     B = params.batch
     out: dict[str, Matrix] = {}
-    steps = backward_steps(net, params, forward(net, params), mistake=(node_index, mistake))
+    steps = backward_steps(net, params, forward(net, params), mistake=(node.output, mistake))
+    reached = False
     try:
         for step in steps:
-            if step.index > node_index:
-                continue  # above the mistake: still right
-            node = net.nodes[step.index]
+            at = step.node
+            reached = reached or at.output == node.output or node in at.inside
+            if not reached:
+                continue  # above the mistake, or beside it: still right
             for role, grad in step.grads.items():
-                out[f"d{node.parameters[role]}"] = (grad / B).reshape(parameter_shape(grad.shape))
-            if node.kind.roles and step.index != node_index:
-                out[f"delta{node.layer}"] = as_tensor(step.g, node.out_shape, B)
+                out[f"d{at.parameters[role]}"] = (grad / B).reshape(parameter_shape(grad.shape))
+            if at.kind.roles and at.output != node.output:
+                out[f"delta{at.label}"] = as_tensor(step.g, at.out_shape, B)
             if step.back is not None and B == 1:
-                out[f"J_L_{node.input}"] = step.back.reshape(1, -1)
+                out[f"J_L_{at.input}"] = step.back.reshape(1, -1)
     except KeyError:  # the mistake cannot be made here (a[l] where no activation follows)
         return {}
     return out
 
 
-def kind_mistakes(net: Network) -> list[tuple[int, str]]:
+def kind_mistakes(net: Network) -> list[tuple[Node, str]]:
     """Every (node, mistake) the network's kinds declare, from the output to the input."""
-    out = []
-    for j in range(len(net.nodes) - 1, -1, -1):
-        if net.fused is not None and j == len(net.nodes) - 1:
-            continue  # the fused output pair's backward is (a − y): no step to get wrong
-        out += [(j, m) for m in net.nodes[j].kind.mistakes]
-    return out
+    last = net.nodes[-1] if net.fused is not None else None  # (a − y): no step to get wrong
+    return [(n, m) for n in reversed(net.all_nodes) if n is not last for m in n.kind.mistakes]
 
 
-def node_label(net: Network, index: int) -> str:
-    """``at the maxpool(2) of layer 2``: where a mistake was made, for the checker's note."""
-    node = net.nodes[index]
-    return f"in the {node.kind.spec()} of layer {node.layer} ({display(node.output)})"
+def node_label(net: Network, node: Node) -> str:
+    """``in the maxpool(2) of layer 2 (a[2])``: where a mistake was made, for the checker."""
+    return f"in the {node.kind.spec()} of layer {node.label} ({display(node.output)})"

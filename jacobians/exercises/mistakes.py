@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from math import prod
 
 from .._typing import FloatArray
+from ..network import Node
 from .quantities import ColumnProblem, Problem, RowProblem
 
 MISTAKES: dict[str, str] = {
@@ -393,11 +394,11 @@ def _layer_models(problem: ColumnProblem, name: str) -> list[Model]:
         elif name.startswith("delta"):
             out.append(Model("extra_mean", transform="over_m"))
     net = problem.net
-    for index, mistake in kind_mistakes(net):
+    for node, mistake in kind_mistakes(net):
 
-        def compute(p: Problem, index: int = index, mistake: str = mistake) -> FloatArray | None:
+        def compute(p: Problem, node: Node = node, mistake: str = mistake) -> FloatArray | None:
             assert isinstance(p, ColumnProblem)
-            return mistaken_values(p.net, p.params, index, mistake).get(name)
+            return mistaken_values(p.net, p.params, node, mistake).get(name)
 
-        out.append(Model(mistake, note=node_label(net, index), compute=compute))
+        out.append(Model(mistake, note=node_label(net, node), compute=compute))
     return out

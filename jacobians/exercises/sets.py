@@ -145,19 +145,21 @@ def layer_questions(net: Network, batch: int = 1) -> tuple[Question, ...]:
     one = batch == 1
     if one:
         out.append(Question(f"J_L_{net.nodes[-1].output}", "the derivative of the loss"))
-    for node in reversed(net.nodes):
+    firsts = {node.inner[0].output for node in net.all_nodes if node.inner}
+    for node in reversed(net.all_nodes):
         numeric = "either" if len(node.out_shape) == 1 else "numeric"
         if node.kind.roles:
-            out.append(Question(f"delta{node.layer}", f"δ[{node.layer}]", numeric))
+            out.append(Question(f"delta{node.label}", f"δ[{node.label}]", numeric))
         if one:
             for role in ("input", *node.kind.roles):
                 name = node.jacobian_name(role)
                 form = "either" if node.kind.name == "dense" or node.kind.activation else "numeric"
-                out.append(Question(name, f"∂{display(node.output)}/∂{name.split('_')[2]}", form))
+                by = node.input if role == "input" else node.parameters[role]
+                out.append(Question(name, f"∂{display(node.output)}/∂{display(by)}", form))
         for name in node.parameters.values():
             form = "either" if node.kind.name == "dense" else "numeric"
             out.append(Question(f"d{name}", f"d{display(name)}", form))
-        if one and not node.kind.activation:
+        if one and not node.kind.activation and node.output not in firsts:
             out.append(
                 Question(f"J_L_{node.input}", f"∂L/∂{display(node.input)}, a row", "numeric")
             )

@@ -27,7 +27,7 @@ of them knows what a convolution is.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -98,9 +98,25 @@ class Kind:
     """True for the activations, which join a parametric layer before them."""
     summary: ClassVar[str] = ""
     """One line for ``jacobians layers``: the forward map; its Jacobians."""
+    block: ClassVar[bool] = False
+    """True for a block (``residual(…)``): a sequence of inner layers (:attr:`inner_kinds`)
+    whose output is added to the block's input; the network builds and runs them."""
     couples_examples: ClassVar[bool] = False
     """True when an output depends on other examples of the batch (batch norm): there is no
     per-example chain then, only the batch Jacobian."""
+
+    @property
+    def inner_kinds(self) -> tuple[Kind, ...]:
+        """A block's own sequence (empty for every other kind)."""
+        return ()
+
+    @classmethod
+    def parse(cls, positional: Sequence[str], keywords: dict[str, str], where: str) -> Kind:
+        """The kind from a spec's arguments (each checked by its field); a block parses its
+        arguments as a spec of its own."""
+        from .registry import build
+
+        return build(cls, positional, keywords, where)
 
     # --- description ---------------------------------------------------------------------
     def arguments(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from .dropout import Dropout
 from .flatten import Flatten
 from .layernorm import LayerNorm
 from .pool import AvgPool, MaxPool
+from .residual import Residual
 
 KINDS: dict[str, type[Kind]] = {
     "dense": Dense,
@@ -39,11 +40,13 @@ KINDS: dict[str, type[Kind]] = {
     "batchnorm": BatchNorm,
     "layernorm": LayerNorm,
     "dropout": Dropout,
+    "residual": Residual,
     **dict(activation_kinds()),
 }
 """Every layer kind by its spec name."""
 
 _ENTRY = re.compile(r"^\s*([A-Za-z][\w-]*)\s*(?:\((.*)\))?\s*$", re.S)
+_KEYWORD = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(.*)$", re.S)
 _INT = re.compile(r"^[+-]?\d+$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -189,7 +192,16 @@ def parse_entry(text: str, position: int) -> Kind:
         for part in split_top(inner, where):
             if not part.strip():
                 raise InvalidValueError(message(where, "no empty argument", repr(inner)))
-            name, equals, value = part.partition("=")
+            keyword = _KEYWORD.match(part)  # key=value at the top level, not inside a layer
+            name, equals, value = (
+                (keyword.group(1), "=", keyword.group(2))
+                if keyword
+                else (
+                    part,
+                    "",
+                    "",
+                )
+            )
             if equals:
                 if name.strip() in keywords:
                     raise InvalidValueError(
@@ -202,7 +214,7 @@ def parse_entry(text: str, position: int) -> Kind:
                 )
             else:
                 positional.append(part)
-    return build(KINDS[key], positional, keywords, where)
+    return KINDS[key].parse(positional, keywords, where)
 
 
 def parse_layers(spec: str | Sequence[str | Kind]) -> list[Kind]:
@@ -238,6 +250,14 @@ def kinds_from_description(layers: object) -> list[Kind]:
         if normalize(name) not in KINDS:
             raise unknown_name(f"network.layers[{i}].kind", name, KINDS)
         kind = KINDS[normalize(name)]
+        if kind.block:
+            where = f"network.layers[{i}] {name!r}: "
+            try:
+                inner = kinds_from_description(layer.get("layers"))
+            except InvalidValueError as e:
+                raise InvalidValueError(f"{where}{e}") from None
+            kinds.append(kind(tuple(inner)))  # type: ignore[call-arg]
+            continue
         fields = {f.name for f in dataclasses.fields(kind)}
         known = {"kind", "parameters", "layer", "output", *kind.state}
         unknown = sorted(set(layer) - fields - known)
@@ -255,7 +275,9 @@ def kinds_from_description(layers: object) -> list[Kind]:
 
 
 def signature(kind: type[Kind]) -> str:
-    """``conv2d(out_channels, kernel, stride=1, padding=0)``; ``relu``."""
+    """``conv2d(out_channels, kernel, stride=1, padding=0)``; ``relu``; ``residual(layer, …)``."""
+    if kind.block:
+        return f"{kind.name}(layer, …)"
     parts = []
     for f in dataclasses.fields(kind):
         if f.default is dataclasses.MISSING:

@@ -45,6 +45,7 @@ from .kron import (
     KronWeightBatch,
     kron_identity_fill,
 )
+from .skip import SkipSum
 from .softmax import SoftmaxBatch, SoftmaxJacobian
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "KronRowIdentity",
     "KronWeightBatch",
     "Selection",
+    "SkipSum",
     "SoftmaxBatch",
     "SoftmaxJacobian",
     "Structured",
