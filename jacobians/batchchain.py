@@ -32,8 +32,11 @@ from .paths import fused_name, loss_name, targets
 from .structured import to_dense
 
 
-def batch_jacobians(net: Network, params: Parameters, representation: str) -> dict[str, Any]:
-    """The batch chain's factors by name (``J_L_a3``, ``J_a3_z3``, ``J_z3_a2``, ``J_z3_W3``, …)."""
+def batch_jacobians(
+    net: Network, params: Parameters, representation: str, first_input: bool = False
+) -> dict[str, Any]:
+    """The batch chain's factors by name (``J_L_a3``, ``J_a3_z3``, ``J_z3_a2``, ``J_z3_W3``, …;
+    the first layer's input Jacobian only with ``first_input``)."""
     cache = forward(net, params)
     B = params.batch
     Y, A = params.target(net), cache.output
@@ -43,7 +46,7 @@ def batch_jacobians(net: Network, params: Parameters, representation: str) -> di
         out[loss_name(net)] = (gradient / B).reshape(1, -1)
     if net.fused is not None:
         out[fused_name(net)] = (net.fused.delta(A, Y) / B).reshape(1, -1)
-    out.update(node_jacobians(net, params, cache, slice(None), representation))
+    out.update(node_jacobians(net, params, cache, slice(None), representation, first_input))
     return out
 
 

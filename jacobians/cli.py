@@ -353,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep elementwise activations as g[l] with derivative g[l]'",
     )
+    derive.add_argument(
+        "--batch",
+        type=_positive_int,
+        help="examples, for a network with a layer that couples them (batchnorm): its B × B "
+        "Jacobian per feature; required there, 2 or more",
+    )
     derive.set_defaults(handler=_derive)
 
     chain = sub.add_parser(
@@ -438,6 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_jac = kinds.add_parser("jacobians", help="every Jacobian factor of a network as a heatmap")
     _add_network_options(p_jac)
     p_jac.add_argument("--seed", type=_seed, default=None, help=f"default {DEFAULT_SEED}")
+    p_jac.add_argument(
+        "--batch",
+        type=_positive_int,
+        help="examples (default 1); with a layer that couples them (batchnorm) the batch "
+        "Jacobians are drawn",
+    )
     p_jac.add_argument(
         "--memory-budget",
         type=_byte_size,
@@ -735,7 +747,7 @@ def _derive(args: argparse.Namespace) -> int:
     if args.general:
         given = [
             f"--{k}"
-            for k in ("sizes", "activations", "layers", "input", "loss", "layer", "param")
+            for k in ("sizes", "activations", "layers", "input", "loss", "layer", "param", "batch")
             if getattr(args, k) is not None
         ] + (["--abstract"] if args.abstract else [])
         if given:
@@ -752,6 +764,11 @@ def _derive(args: argparse.Namespace) -> int:
         if not net.is_dense:
             derivations = _derive_layers(args, net, params)
         else:
+            if args.batch is not None:
+                raise UsageError(
+                    "--batch: only for a network with a layer that couples examples "
+                    "(batchnorm); a dense network's derivation is of one example"
+                )
             if "input" in params:
                 raise UsageError(
                     "--param input: the gradient at a layer's input is derived for networks "
@@ -783,9 +800,23 @@ def _derive_layers(args: argparse.Namespace, net: Any, params: tuple[str, ...]) 
             "--abstract: only for dense networks (--sizes); with --layers every activation is "
             "written as itself"
         )
+    from .paths import coupled
+
+    joint = coupled(net)
+    if joint is None and args.batch not in (None, 1):
+        raise UsageError(
+            f"--batch: only for a network with a layer that couples examples (batchnorm); "
+            f"without one a derivation is of one example, got {args.batch}"
+        )
+    if joint is not None and (args.batch or 1) < 2:
+        raise UsageError(
+            f"--batch: expected 2 or more examples for a network with {joint.kind.name} "
+            f"(layers[{joint.entry}]): it couples the examples, and over one it outputs β; "
+            "e.g. --batch 3"
+        )
     from derivations.layers import derive_network
 
-    return derive_network(net, params, layer=args.layer)
+    return derive_network(net, params, layer=args.layer, batch=args.batch or 1)
 
 
 def _chain(args: argparse.Namespace) -> int:
@@ -850,7 +881,8 @@ def _plot(args: argparse.Namespace) -> int:
         from .parameters import init_parameters
 
         net = _network(args)
-        params = init_parameters(net, DEFAULT_SEED if args.seed is None else args.seed)
+        seed = DEFAULT_SEED if args.seed is None else args.seed
+        params = init_parameters(net, seed, args.batch or 1)
         path = plots.draw_jacobians(net, params, args.output, memory_budget=_memory_budget(args))
     print(
         f"wrote {path} ({plots.DPI * plots.SIZE[0]:.0f} × {plots.DPI * plots.SIZE[1]:.0f} pixels)"

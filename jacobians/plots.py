@@ -19,7 +19,7 @@ from .chains import DEFAULT_MEMORY_BUDGET, _bytes, example_jacobians
 from .errors import InvalidValueError, message
 from .network import Network, forward
 from .parameters import Parameters
-from .paths import largest_dense
+from .paths import coupled, largest_dense
 from .rowlayout import matrix_function
 
 SIZE = (8.0, 6.0)
@@ -106,10 +106,12 @@ def jacobian_panels(
 ) -> list[tuple[str, Matrix]]:
     """Every Jacobian factor of example 0, from the loss side to the input side, dense; for a
     network other than the dense shorthand also the first layer's input Jacobian (a
-    convolution's Toeplitz band). Refused, as ``compare --jacobians dense`` is, when the
+    convolution's Toeplitz band); for a network whose examples are coupled (batch norm) and
+    a batch, the batch Jacobians. Refused, as ``compare --jacobians dense`` is, when the
     largest would exceed ``memory_budget`` bytes."""
     first = not net.is_dense
-    name, shape, size = largest_dense(net, first)
+    batch = params.batch if coupled(net) else 1
+    name, shape, size = largest_dense(net, first, batch)
     if size > memory_budget:
         raise InvalidValueError(
             message(
@@ -119,7 +121,12 @@ def jacobian_panels(
                 "draw a smaller network, or raise --memory-budget",
             )
         )
-    jac = example_jacobians(net, params, forward(net, params), first_input=first)
+    if batch > 1:  # the examples are coupled: the batch's Jacobians, the only ones there are
+        from .batchchain import batch_jacobians
+
+        jac = batch_jacobians(net, params, "dense", first_input=first)
+    else:
+        jac = example_jacobians(net, params, forward(net, params), first_input=first)
     return list(jac.items())
 
 
@@ -241,8 +248,10 @@ def draw_jacobians(
         ax.set_yticks([])
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    title = net.spec if net.is_dense else "a " + "x".join(map(str, net.input_shape)) + " network"
-    fig.suptitle(f"Jacobians of {title} (example 0); one colour scale for all")
+    shape = "x".join(map(str, net.input_shape))
+    title = net.spec if net.is_dense else f"the network on inputs {shape}"
+    which = f"a batch of {params.batch}" if coupled(net) and params.batch > 1 else "example 0"
+    fig.suptitle(f"Jacobians of {title} ({which}); one colour scale for all")
     fig.tight_layout()
     if image is not None:
         fig.colorbar(image, ax=list(axes.flat), shrink=0.6)

@@ -444,6 +444,7 @@ def derive_network(
     params: tuple[str, ...] = ("W", "b"),
     example: Mapping[str, object] | None = None,
     layer: int | None = None,
+    batch: int = 1,
 ) -> list[Derivation]:
     """The derivations of every parametric layer (last first) and every ``param`` of ``params``
     (``W``, ``b``, ``delta``, ``input``) of a network of conv2d, maxpool, avgpool, flatten, dense
@@ -467,6 +468,10 @@ def derive_network(
     for p in params:
         if p not in PARAMS:
             raise unknown_name("params", p, PARAMS)
+    if batch != 1:
+        raise InvalidValueError(
+            message("batch", "1 (symbolic batches are not derived yet)", str(batch))
+        )
     check_size(net)
     model = SymbolicModel(net, example)
     jac = jacobians(model)
