@@ -525,10 +525,13 @@ def _add_exercise_commands(sub: Any) -> None:
         "new",
         help="write a built-in set as an exercise file",
         description="Write a built-in exercise set as TOML: walkthrough, foundations, cnn (a "
-        "small convolutional network), or network (any architecture, with --sizes "
-        "--activations --loss --batch, or --input --layers).",
+        "small convolutional network), batchnorm (a batch of 4, coupled), residual (a residual "
+        "block), or network (any architecture, with --sizes --activations --loss --batch, or "
+        "--input --layers).",
     )
-    new.add_argument("name", metavar="NAME", help="walkthrough, foundations, cnn or network")
+    new.add_argument(
+        "name", metavar="NAME", help="walkthrough, foundations, cnn, batchnorm, residual or network"
+    )
     new.add_argument(
         "--seed",
         type=_seed,

@@ -19,7 +19,14 @@ from jacobians.exercises.grading import check
 from jacobians.exercises.key import close, problems
 from jacobians.exercises.mistakes import MISTAKES
 from jacobians.exercises.sandbox import TimeLimitError, run_limited
-from jacobians.exercises.sets import cnn, foundations, network_exercise, walkthrough
+from jacobians.exercises.sets import (
+    batchnorm,
+    cnn,
+    foundations,
+    network_exercise,
+    residual,
+    walkthrough,
+)
 from jacobians.exercises.solve import answer_form, solution_json
 from jacobians.network import Network
 
@@ -34,6 +41,12 @@ SETS = {
     "network-mse": network_exercise("2-3-2", "sigmoid,identity", "mse", seed=2),
     "cnn": cnn(),
     "cnn-5": cnn(5),
+    "batchnorm": batchnorm(),
+    "batchnorm-2": batchnorm(2),
+    "residual": residual(),
+    "layers-dropout": network_exercise(
+        layers="dense(4), relu, dropout(0.5), dense(2), softmax", input_shape="3", loss="ce", seed=4
+    ),
     "layers": network_exercise(
         layers="conv2d(2, 2, stride=2), tanh, avgpool(1), flatten, dense(2), softmax",
         input_shape="2x5x5",

@@ -271,3 +271,47 @@ def test_parameters_are_named_and_counted_by_role(capsys: pytest.CaptureFixture[
     assert code == 0
     out = capsys.readouterr().out
     assert "parameters: 16 weights + 3 biases + 10 scales + 10 shifts = 39" in out
+
+
+def test_the_batch_norm_set_names_each_mistake_of_dx() -> None:
+    # dx over the batch of 4 for the one feature, from its definition: with g the per-example
+    # gradients at z2 (B·∂J/∂z2), u = g γ/σ, dx = (u − mean(u) − x̂ mean(u x̂))/B as ∂J/∂a1 —
+    # and each mistake written out here
+    from jacobians.exercises.grading import check
+    from jacobians.exercises.sets import batchnorm
+
+    exercise = batchnorm()
+    problem = exercise.problem
+    net, params = problem.net, problem.params  # type: ignore[union-attr]
+    from jacobians.network import forward
+
+    x = forward(net, params).values["a1"][0]  # the feature over the batch
+    g = exercise.key.entries["delta2"].reference[0]  # B·∂J/∂z2
+    gamma, eps, B = params["gamma2"][0], 1e-5, x.size
+    centred = x - x.mean()
+    sigma = np.sqrt(np.mean(centred**2) + eps)
+    xhat = centred / sigma
+    u = g * gamma / sigma
+    right = (u - u.mean() - xhat * np.mean(u * xhat)) / B
+    np.testing.assert_allclose(exercise.key.entries["J_L_a1"].reference[0], right, *EXACT)
+    s_unbiased = np.sqrt(np.sum(centred**2) / (B - 1) + eps)
+    x_unbiased, u_unbiased = centred / s_unbiased, g * gamma / s_unbiased
+    wrong = {
+        "mu_sigma_constant": u / B,
+        "mean_term_forgotten": (u - xhat * np.mean(u * xhat)) / B,
+        "variance_term_forgotten": (u - u.mean()) / B,
+        "unbiased_variance": (
+            u_unbiased - u_unbiased.mean() - x_unbiased * np.mean(u_unbiased * x_unbiased)
+        )
+        / B,
+    }
+    for mistake, value in wrong.items():
+        result = next(
+            r
+            for r in check(exercise, {"J_L_a1": [value.tolist()]}, time_limit=None).results
+            if r.name == "J_L_a1"
+        )
+        assert (result.verdict, result.mistake) == ("incorrect", mistake), mistake
+    # the batch Jacobian of the feature: (γ/σ)(I − 11ᵀ/B − x̂ x̂ᵀ/B)
+    block = gamma / sigma * (np.eye(B) - 1 / B - np.outer(xhat, xhat) / B)
+    np.testing.assert_allclose(exercise.key.entries["J_z2_a1"].reference, block, *EXACT)

@@ -29,10 +29,11 @@ import numpy as np
 
 from .._typing import FloatArray, Matrix
 from ..backprop import backward_steps
+from ..batchchain import batch_jacobians
 from ..chains import example_jacobians, jacobian_route
 from ..network import Network, Node, cost, display, forward
 from ..parameters import Parameters
-from ..paths import chained, jacobian_shapes, skip_name
+from ..paths import chained, coupled, jacobian_shapes, skip_name
 
 Shape = tuple[int, ...]
 
@@ -96,12 +97,13 @@ def layer_quantities(net: Network, batch: int, has_y: bool) -> dict[str, Entry]:
             shape = parameter_shape(net.parameter_shapes[name])
             why = f"a gradient has the shape of its parameter: d{name} is like {name}"
             out[f"d{name}"] = Entry(shape, why, "gradient")
-    if batch == 1:
+    if batch == 1 or coupled(net):  # a coupled batch has its batch Jacobians, and only them
         known = {"L", *net.shapes, *net.parameter_shapes}
-        for name, (rows, cols) in jacobian_shapes_all(net).items():
+        whole = "" if batch == 1 else f" of the whole batch of {batch}"
+        for name, (rows, cols) in jacobian_shapes_all(net, batch).items():
             of, by = split_jacobian(name, known)
             why = (
-                "a Jacobian has one row per output and one column per input: "
+                f"a Jacobian{whole} has one row per output and one column per input: "
                 f"{_entries(of)} has {rows}, {_entries(by)} has {cols}"
             )
             out[name] = Entry((rows, cols), why, "jacobian")
@@ -132,12 +134,13 @@ def _entries(symbol: str) -> str:
     return f"vec({symbol})"
 
 
-def jacobian_shapes_all(net: Network) -> dict[str, tuple[int, int]]:
-    """Every Jacobian of one example by name: the network's factors (the first layer's input
-    Jacobian included) and the rows ``∂L/∂t`` for every tensor and parameter ``t``."""
-    shapes = dict(jacobian_shapes(net, first_input=True))
+def jacobian_shapes_all(net: Network, batch: int = 1) -> dict[str, tuple[int, int]]:
+    """Every Jacobian of one example (of the whole ``batch``) by name: the network's factors
+    (the first layer's input Jacobian included) and the rows ``∂L/∂t`` for every tensor and
+    parameter ``t``."""
+    shapes = dict(jacobian_shapes(net, first_input=True, batch=batch))
     for name, shape in net.shapes.items():
-        shapes[f"J_L_{name}"] = (1, prod(shape))
+        shapes[f"J_L_{name}"] = (1, prod(shape) * batch)
     for name, shape in net.parameter_shapes.items():
         shapes[f"J_L_{name}"] = (1, prod(shape))
     return shapes
@@ -189,8 +192,12 @@ def layer_references(net: Network, params: Parameters) -> dict[str, Matrix]:
         out[name] = value.reshape(parameter_shape(value.shape))
     for node in net.parametric:
         out[f"delta{node.label}"] = as_tensor(route.deltas[f"delta{node.label}"], node.out_shape, B)
-    if B == 1:
-        jac = example_jacobians(net, params, forward(net, params), 0, "dense", first_input=True)
+    if B == 1 or coupled(net):
+        if B == 1:
+            cache = forward(net, params)
+            jac = example_jacobians(net, params, cache, 0, "dense", first_input=True)
+        else:  # the batch Jacobians, whose loss rows carry the mean's 1/B: ∂J/∂vec(t)
+            jac = batch_jacobians(net, params, "dense", first_input=True)
         out.update({k: np.asarray(v, dtype=np.float64) for k, v in jac.items()})
         out.update(loss_rows(net, jac))
         for name in net.parameter_names:
@@ -239,7 +246,7 @@ def mistaken_values(
     (:func:`~jacobians.backprop.backward_steps`) with that one step done wrong. Quantities the
     wrong step cannot reach are left out; so are those below it once a wrong shape (an
     uncropped padding) stops the walk, and every one where the mistake does not apply."""
-    B = params.batch
+    B, joint = params.batch, coupled(net) is not None
     out: dict[str, Matrix] = {}
     steps = backward_steps(net, params, forward(net, params), mistake=(node.output, mistake))
     reached = False
@@ -253,8 +260,8 @@ def mistaken_values(
                 out[f"d{at.parameters[role]}"] = (grad / B).reshape(parameter_shape(grad.shape))
             if at.kind.roles and at.output != node.output:
                 out[f"delta{at.label}"] = as_tensor(step.g, at.out_shape, B)
-            if step.back is not None and B == 1:
-                out[f"J_L_{at.input}"] = step.back.reshape(1, -1)
+            if step.back is not None and (B == 1 or joint):
+                out[f"J_L_{at.input}"] = step.back.reshape(1, -1) / B  # ∂J/∂vec(input)
     except KeyError:  # the mistake cannot be made here (a[l] where no activation follows)
         return {}
     return out

@@ -32,6 +32,7 @@ from ..network import (
     check_finite,
     display,
 )
+from ..paths import coupled
 from .exercise import Exercise, ExerciseFileError, Question, _ColumnMaker, _RowMaker
 from .key import problems
 from .quantities import ColumnProblem, RowProblem
@@ -46,6 +47,10 @@ SETS: dict[str, str] = {
     " the walk-through's questions for it",
     "cnn": "a small convolutional network (1x4x4, conv2d, relu, maxpool, dense): the im2row"
     " Jacobian, dW1, db1, the pooling Jacobian, δ through the pool and the convolution",
+    "batchnorm": "batch norm over a batch of 4 (dense(1), batchnorm, sigmoid): dγ, dβ, dx and"
+    " the B × B batch Jacobian of the feature",
+    "residual": "a residual block (dense(3), relu, residual(dense(3), tanh), dense(1), sigmoid):"
+    " I + J_f, the gradient through the block and inside it",
 }
 """The built-in sets, with the line ``jacobians exercises list`` prints."""
 
@@ -136,13 +141,60 @@ def cnn(seed: int = 0) -> Exercise:
     return draw_variant(title, _ColumnMaker(net), CNN_QUESTIONS, seed, 1, "cnn")
 
 
+BATCHNORM_LAYERS, BATCHNORM_INPUT, BATCHNORM_BATCH = "dense(1), batchnorm, sigmoid", "2", 4
+BATCHNORM_QUESTIONS = tuple(
+    Question(name, prompt, "numeric")
+    for name, prompt in (
+        ("delta2", "δ[2] = B·(∂J/∂z[2])ᵀ, one column per example"),
+        ("dgamma2", "dγ[2] = Σ dy ⊙ x̂ (the mean cost's)"),
+        ("dbeta2", "dβ[2]"),
+        ("J_z2_a1", "∂vec(z[2])/∂vec(a[1]): the B × B batch Jacobian of the one feature"),
+        ("J_L_a1", "dx = ∂J/∂vec(a[1]), the row over the batch"),
+        ("dW1", "dW[1], through the batch norm"),
+    )
+)
+"""The batch-norm set's questions (``db1`` is not asked: batch norm removes the mean, so a
+bias before it has no gradient at all)."""
+
+
+def batchnorm(seed: int = 0) -> Exercise:
+    """Batch norm's exercise, variant ``seed``: a batch of 4, the examples coupled."""
+    net = Network.from_layers(BATCHNORM_LAYERS, BATCHNORM_INPUT, "bce")
+    title = "Batch norm: the Jacobian that couples a batch"
+    return draw_variant(
+        title, _ColumnMaker(net), BATCHNORM_QUESTIONS, seed, BATCHNORM_BATCH, "batchnorm"
+    )
+
+
+RESIDUAL_LAYERS, RESIDUAL_INPUT = "dense(3), relu, residual(dense(3), tanh), dense(1), sigmoid", "3"
+RESIDUAL_QUESTIONS = tuple(
+    Question(name, prompt, form)
+    for name, prompt, form in (
+        ("delta3", "δ[3]", "either"),
+        ("dW3", "dW[3]", "either"),
+        ("J_a2_a1", "∂a[2]/∂a[1] = I + J_f: the block's Jacobian", "either"),
+        ("J_L_a1", "∂L/∂a[1]: the gradient through the block, a row", "either"),
+        ("delta2_1", "δ[2_1], inside the block", "either"),
+        ("dW2_1", "dW[2_1], inside the block", "either"),
+        ("dW1", "dW[1], below the block", "either"),
+    )
+)
+
+
+def residual(seed: int = 0) -> Exercise:
+    """The residual block's exercise, variant ``seed``."""
+    net = Network.from_layers(RESIDUAL_LAYERS, RESIDUAL_INPUT, "bce")
+    title = "A residual block: I + J, and why the gradient gets through"
+    return draw_variant(title, _ColumnMaker(net), RESIDUAL_QUESTIONS, seed, 1, "residual")
+
+
 def layer_questions(net: Network, batch: int = 1) -> tuple[Question, ...]:
     """The walk-through's questions for any sequence of layers, from the output to the input:
     for one example every Jacobian of each layer, ``δ`` and the parameters' gradients of each
     parametric layer, and the gradient reaching each layer's input (``J_L_a1``); for a batch,
     ``delta``, ``dW`` and ``db``."""
     out: list[Question] = []
-    one = batch == 1
+    one = batch == 1 or coupled(net) is not None  # a coupled batch: its batch Jacobians
     if one:
         out.append(Question(f"J_L_{net.nodes[-1].output}", "the derivative of the loss"))
     firsts = {node.inner[0].output for node in net.all_nodes if node.inner}
@@ -263,6 +315,10 @@ def new(name: str, seed: int | None = None, **network: Any) -> Exercise:
         return network_exercise(seed=0 if seed is None else seed, **network)
     if name == "cnn":
         return cnn(0 if seed is None else seed)
+    if name == "batchnorm":
+        return batchnorm(0 if seed is None else seed)
+    if name == "residual":
+        return residual(0 if seed is None else seed)
     raise unknown_name("exercise set", name, SETS)
 
 
