@@ -34,6 +34,24 @@ FIGURES: dict[str, list[str]] = {
         "--layers",
         "conv2d(2, 2), relu, maxpool(2), flatten, dense(1), sigmoid",
     ],
+    "batchnorm.png": [
+        "jacobians",
+        "--input",
+        "2",
+        "--layers",
+        "dense(2), batchnorm, sigmoid",
+        "--batch",
+        "4",
+        "--seed",
+        "3",
+    ],
+    "residual.png": [
+        "jacobians",
+        "--input",
+        "3",
+        "--layers",
+        "dense(3), relu, residual(dense(3), tanh), dense(1), sigmoid",
+    ],
 }
 
 
