@@ -1,8 +1,9 @@
 """What the benchmarks here share: medians and paired ratios of timings, the machine's line,
 the BLAS thread count, and the optional frameworks (torch, jax).
 
-Imported by ``scale.py`` and ``lenet.py`` (run as ``python benchmarks/<name>.py``, which puts
-this folder on ``sys.path``); not part of the package or of the tests.
+Imported by ``scale.py``, ``lenet.py`` and ``batchnorm.py`` (run as
+``python benchmarks/<name>.py``, which puts this folder on ``sys.path``); not part of the
+package or of the tests.
 """
 
 from __future__ import annotations
