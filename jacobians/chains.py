@@ -144,12 +144,15 @@ def choose_representation(
             "structured Jacobians (--jacobians dense builds them up to the memory budget)"
         )
     if requested == "dense" and size > budget:
+        # a coupled batch's sparse factors are held to the batch bound too (_batch_route)
+        sparse_fits = batch == 1 or largest_batch_factor(net, batch)[2] <= budget
         raise InvalidValueError(
             message(
                 "jacobians",
                 f"dense Jacobians within the memory budget of {_bytes(budget)}",
                 f"{name} of shape {shape[0]}×{shape[1]}, {size:,} bytes ({_bytes(size)})",
-                "use --jacobians sparse or structured, or raise --memory-budget",
+                f"use --jacobians {'sparse or structured' if sparse_fits else 'structured'}, "
+                "or raise --memory-budget",
             )
         )
     return requested, None

@@ -110,13 +110,19 @@ def check_budget(net: Network, batch: int, representation: str, sample: int | No
 @dataclass(frozen=True)
 class Difference:
     """``max|a − b|`` and that over ``max(max|a|, max|b|)`` for one gradient, the verdict, and
-    whether the comparison could decide at all (finite differences lost in rounding cannot)."""
+    whether the comparison could decide at all (finite differences lost in rounding cannot).
+    ``scale`` is ``max(max|a|, max|b|)``. A gradient within the tolerance of zero, measured
+    against the largest gradient compared (:func:`mark_negligible`), is ``negligible``: its
+    relative difference is rounding over rounding and says nothing (a bias just before a
+    batch norm has a zero gradient)."""
 
     absolute: float
     relative: float
     agree: bool
     name: str = ""
     inconclusive: bool = False
+    scale: float = 0.0
+    negligible: bool = False
 
 
 def difference(
@@ -139,10 +145,19 @@ def difference(
     scale = float(max(np.max(np.abs(a[keep])), np.max(np.abs(b[keep]))))
     rel = d / scale if scale > 0 else 0.0
     if d <= rtol * scale + atol:  # close enough whatever the rounding: decided
-        return Difference(d, rel, True, name)
+        return Difference(d, rel, True, name, scale=scale)
     if noise > INCONCLUSIVE * scale + atol:
-        return Difference(d, rel, False, name, inconclusive=True)
-    return Difference(d, rel, d <= rtol * scale + atol + noise, name)
+        return Difference(d, rel, False, name, inconclusive=True, scale=scale)
+    return Difference(d, rel, d <= rtol * scale + atol + noise, name, scale=scale)
+
+
+def mark_negligible(
+    diffs: dict[str, Difference], rtol: float, atol: float
+) -> dict[str, Difference]:
+    """``diffs`` with ``negligible`` set where ``scale ≤ rtol·s + atol``, ``s`` the largest
+    scale among them: a gradient the tolerance cannot tell from zero."""
+    top = max((d.scale for d in diffs.values()), default=0.0)
+    return {k: replace(d, negligible=d.scale <= rtol * top + atol) for k, d in diffs.items()}
 
 
 @dataclass(frozen=True)
@@ -167,10 +182,12 @@ class Comparison:
 
     def largest(self, which: str) -> tuple[Difference, Difference]:
         """The gradients with the largest absolute and the largest relative difference of
-        ``'jacobian'`` or ``'numerical'`` against the vectorized route."""
+        ``'jacobian'`` or ``'numerical'`` against the vectorized route; the relative one among
+        the gradients that are not negligible (all of them when every one is)."""
         diffs = self.jacobian_vs_vectorized if which == "jacobian" else self.numerical_vs_vectorized
         by_abs = max(diffs.values(), key=lambda d: d.absolute)
-        by_rel = max(diffs.values(), key=lambda d: d.relative)
+        sized = [d for d in diffs.values() if not d.negligible] or list(diffs.values())
+        by_rel = max(sized, key=lambda d: d.relative)
         return by_abs, by_rel
 
     def inconclusive(self) -> list[str]:
@@ -220,6 +237,8 @@ def compare(
         numeric[k] = difference(
             num.gradients[k], vec.gradients[k], NUMERICAL_RTOL, NUMERICAL_ATOL, keep, k, noise
         )
+    exact = mark_negligible(exact, EXACT_RTOL, EXACT_ATOL)
+    numeric = mark_negligible(numeric, NUMERICAL_RTOL, NUMERICAL_ATOL)
     delta_scale = float(np.max(np.abs(list(vec.deltas.values())[-1])))
     fused_ok = jac.fused_gap is None or jac.fused_gap <= EXACT_RTOL * delta_scale + EXACT_ATOL
     return Comparison(net, params, J, jac, vec, num, exact, numeric, fused_ok)

@@ -64,6 +64,14 @@ def parameter_line(net: Network) -> str:
     return f"{' + '.join(parts)} = {net.parameter_count}"
 
 
+def role_list(net: Network) -> str:
+    """``W and b``, ``W, b, gamma and beta``: the parameter roles of the network in order."""
+    roles = list(dict.fromkeys(r for node in net.parametric for r in node.parameters))
+    if not roles:
+        return "parameter array"
+    return roles[0] if len(roles) == 1 else f"{', '.join(roles[:-1])} and {roles[-1]}"
+
+
 def kink_text(net: Network) -> str:
     """What a kink is in this network's layers (``a relu or leaky_relu input within h of 0``)."""
     texts = dict.fromkeys(n.kind.kink_text for n in net.all_nodes if n.kind.kink_text)
@@ -108,6 +116,8 @@ def side_by_side(blocks: list[list[str]], gap: int = 3) -> list[str]:
 
 
 def _diff(d: Difference) -> str:
+    if d.negligible:
+        return f"{d.absolute:.1e} (the gradient is zero within the tolerance)"
     return f"{d.absolute:.1e} (relative {d.relative:.1e})"
 
 
@@ -212,9 +222,9 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
     lines += [f"note: {n}" for n in c.jacobian.notes]
     if c.numerical.sample is not None:
         lines.append(
-            f"note: the numerical route checked {c.numerical.sample} random entries of each W and "
-            f"b ({c.numerical.checked_count} of {c.net.parameter_count} parameters); the others "
-            "show as nan"
+            f"note: the numerical route checked {c.numerical.sample} random entries of each "
+            f"{role_list(c.net)} ({c.numerical.checked_count} of {c.net.parameter_count} "
+            "parameters); the others show as nan"
         )
     lines += [
         "",

@@ -315,3 +315,43 @@ def test_the_batch_norm_set_names_each_mistake_of_dx() -> None:
     # the batch Jacobian of the feature: (γ/σ)(I − 11ᵀ/B − x̂ x̂ᵀ/B)
     block = gamma / sigma * (np.eye(B) - 1 / B - np.outer(xhat, xhat) / B)
     np.testing.assert_allclose(exercise.key.entries["J_z2_a1"].reference, block, *EXACT)
+
+
+def test_a_bias_before_batch_norm_is_not_the_largest_relative_difference(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the mean removes a bias just before batch norm: its gradient is zero, and its
+    # difference is rounding over rounding, which no relative figure should be read from
+    spec = "dense(3), batchnorm, relu, dense(2), softmax"
+    net = Network.from_layers(spec, "4")
+    result = compare(net, init_parameters(net, 0, 5), "reverse")
+    exact = result.jacobian_vs_vectorized["db1"]
+    assert exact.negligible and not result.jacobian_vs_vectorized["dW3"].negligible
+    assert result.largest("jacobian")[1].name != "db1"
+    assert result.largest("numerical")[1].name != "db1"
+    assert main(["compare", "--input", "4", "--batch", "5", "--layers", spec]) == 0
+    out = capsys.readouterr().out
+    assert "(the gradient is zero within the tolerance)" in out
+    assert "(db1)" not in out.split("largest difference")[1]
+
+
+def test_the_sampling_note_names_every_role(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = "dense(40), batchnorm, relu, dense(60), batchnorm, dense(2), softmax"
+    assert main(["compare", "--input", "30", "--batch", "3", "--layers", spec]) == 0
+    assert "20 random entries of each W, b, gamma and beta (182 of 4022 parameters)" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_dense_refusal_for_a_coupled_batch_offers_only_what_fits(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # sparse batch factors are held to the batch bound: 8·(8·6)·(8·6) bytes > 1 KiB here
+    spec = "dense(6), batchnorm, dense(1), sigmoid"
+    args = ["compare", "--input", "6", "--layers", spec, "--jacobians", "dense"]
+    assert main([*args, "--batch", "8", "--memory-budget", "1KiB"]) == 2
+    assert "use --jacobians structured, or raise --memory-budget" in capsys.readouterr().err
+    # layer norm does not couple: one example's sparse Jacobians are within the budget
+    other = "dense(6), layernorm, dense(1), sigmoid"
+    assert main([*args[:-3], other, "--jacobians", "dense", "--memory-budget", "200B"]) == 2
+    assert "use --jacobians sparse or structured, or raise" in capsys.readouterr().err
