@@ -332,10 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     derive.add_argument(
         "--param",
-        choices=("W", "b", "delta", "input"),
+        choices=("W", "b", "gamma", "beta", "delta", "input"),
         action="append",
         help="W, b, delta, or input (the gradient at the layer's input: a convolution's "
-        "transposed correlation; with --layers) — repeat for several; default W and b",
+        "transposed correlation; with --layers); gamma and beta of a norm (W and b name them "
+        "too) — repeat for several; default W and b",
     )
     derive.add_argument(
         "--format",

@@ -13,14 +13,24 @@ knows anything about any particular kind:
 - :meth:`SymbolicLayer.structures`: what each Jacobian *should* be (``I ⊗ U``, the Toeplitz
   matrix of ``W``, a selection matrix), built from its index rule, not from the derivative.
 
+A layer with symbols of its own (a norm's ``σ`` and ``x̂``) also says how a derived matrix is
+written in them (:meth:`SymbolicLayer.written`) and what they stand for
+(:meth:`SymbolicLayer.definitions`, :meth:`SymbolicLayer.meanings`), which :func:`vanishes`
+uses to decide a difference exactly. A :class:`Block` (``residual``) says how its input and its
+own sequence's output meet. A layer that couples the examples, or holds something per example,
+is :attr:`SymbolicLayer.batch_aware` and takes the whole batch (batch last).
+
 Tensors (:data:`Tensor`) are numpy object arrays of sympy expressions in one example's shape:
-``(C, H, W)`` for an image, ``(n,)`` for a vector. ``vec`` is row-major (C order), as in
-NOTATION.md, so a tensor becomes the column ``vec(t)`` of shape ``size(t) × 1`` and a Jacobian
-between tensors is ``size(out) × size(in)`` (numerator layout).
+``(C, H, W)`` for an image, ``(n,)`` for a vector; for a batch, with the examples on a last
+axis. ``vec`` is row-major (C order), as in NOTATION.md, so a tensor becomes the column
+``vec(t)`` of shape ``size(t) × 1`` and a Jacobian between tensors is ``size(out) × size(in)``
+(numerator layout).
 
 Display names: every entry is a :meth:`Names.symbol <derivations.network.Names.symbol>` whose
 subscripts count from 1 (``W[1]₁₁₂₂`` is ``W[1][0, 0, 1, 1]``), as the dense derivations
-write ``W[2]₁₁``; a vector's entries get the same names as in :mod:`derivations.network`.
+write ``W[2]₁₁``; a vector's entries get the same names as in :mod:`derivations.network`. An
+example of a batch is a superscript (``x₁⁽²⁾``, LaTeX ``x^{(2)}_{1}``); a block's own layer
+keeps its label (``W[2_1]₁₂``, LaTeX ``W^{[2_1]}_{12}``); ``γ`` and ``β`` print as themselves.
 """
 
 from __future__ import annotations
@@ -67,40 +77,105 @@ def subscript(indices: Sequence[int]) -> tuple[str, str]:
     return text.translate(_SUB), text
 
 
+_SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+_UNSUP = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾", "0123456789()")
+
+
+class Shown(sp.Symbol):
+    """A display name with an example's superscript (``x₁⁽²⁾``) that sorts as its digits read:
+    ``¹`` comes after ``²`` and ``³`` in unicode, and sympy orders the terms of a sum by name."""
+
+    @classmethod
+    def class_key(cls) -> tuple[int, int, str]:
+        return sp.Symbol.class_key()  # type: ignore[no-any-return]
+
+    def sort_key(self, order: Any = None) -> Any:
+        return self.class_key(), (1, (self.name.translate(_UNSUP),)), sp.S.One.sort_key(), sp.S.One
+
+
+def superscript(example: int) -> str:
+    """``⁽²⁾``: example 2 of a batch.
+
+    >>> superscript(12)
+    '⁽¹²⁾'
+    """
+    return f"({example})".translate(_SUP)
+
+
+ROLE_NAMES: dict[str, tuple[str, str]] = {"gamma": ("γ", r"\gamma"), "beta": ("β", r"\beta")}
+"""How a parameter role's symbols print (unicode, LaTeX) when its name is not one letter."""
+
+
 def tensor_symbols(
     names: Names,
     base: str,
-    layer: int | None,
+    layer: int | str | None,
     shape: Shape,
     ascii_base: str | None = None,
     latex_base: str | None = None,
+    batch: int | None = None,
 ) -> Tensor:
-    """A tensor of real symbols ``base[layer]`` with 1-based subscripts, shape ``shape``.
+    """A tensor of real symbols ``base[layer]`` with 1-based subscripts, shape ``shape``, or
+    ``shape × batch`` (the batch last) when ``batch`` is given.
 
-    ASCII names ``W1_1_1_2_2`` (``x_1_2_3`` without a layer); unicode ``W[1]₁₁₂₂`` (``x₁₂₃``);
-    LaTeX ``W^{[1]}_{1122}``. A vector's names are those of
-    :func:`derivations.network.vector_symbols`.
+    ASCII names ``W1_1_1_2_2`` (``x_1_2_3`` without a layer; a block's label ``2_1`` as
+    ``2.1``; example ``b`` adds ``_e<b>``); unicode ``W[1]₁₁₂₂`` (``x₁₂₃``, example 2 of a
+    batch ``x₁⁽²⁾``); LaTeX ``W^{[1]}_{1122}`` (``x^{(2)}_{1}``, ``z^{[1](2)}_{1}``). A vector's
+    names are those of :func:`derivations.network.vector_symbols`.
 
     >>> t = tensor_symbols(Names(), "x", None, (1, 2, 2))
     >>> t.shape, t[0, 1, 0]
     ((1, 2, 2), x_1_2_1)
+    >>> tensor_symbols(Names(), "z", 1, (2,), batch=3)[1, 2]
+    z1_2_e3
     """
     ascii_name = ascii_base or base
     tex = latex_base or base
-    out = np.empty(shape, dtype=object)
-    for index in product(*(range(n) for n in shape)):
+    full = shape if batch is None else (*shape, batch)
+    out = np.empty(full, dtype=object)
+    for index in product(*(range(n) for n in full)):
         one = tuple(i + 1 for i in index)
+        if batch is not None:
+            one, example = one[:-1], one[-1]
         uni, lat = subscript(one)
         tail = "_".join(map(str, one))
+        sup, tex_sup, ascii_tail = "", "", ""
+        if batch is not None:
+            sup, tex_sup, ascii_tail = superscript(example), f"({example})", f"_e{example}"
         if layer is None:
-            out[index] = names.symbol(f"{ascii_name}_{tail}", f"{base}{uni}", f"{tex}_{{{lat}}}")
+            head, uni_head = f"{ascii_name}", f"{base}"
+            tex_head = f"{tex}^{{{tex_sup}}}" if tex_sup else tex
         else:
-            out[index] = names.symbol(
-                f"{ascii_name}{layer}_{tail}",
-                f"{base}[{layer}]{uni}",
-                f"{tex}^{{[{layer}]}}_{{{lat}}}",
-            )
+            head = f"{ascii_name}{ascii_label(layer)}"
+            uni_head = f"{base}[{layer}]"
+            tex_head = f"{tex}^{{[{layer}]{tex_sup}}}"
+        ascii_full = f"{head}_{tail}{ascii_tail}" if tail else f"{head}{ascii_tail}"
+        uni_full = f"{uni_head}{uni}{sup}"
+        tex_full = f"{tex_head}_{{{lat}}}" if lat else tex_head
+        out[index] = names.symbol(ascii_full, uni_full, tex_full)
+        if batch is not None:
+            names.unicode[out[index]] = Shown(uni_full, real=True)
     return out
+
+
+def ascii_label(label: int | str) -> str:
+    """A layer's label in an ASCII symbol name: ``2_1`` as ``2.1``, so that ``W2.1_1_2`` (entry
+    ``(1, 2)`` of ``W[2_1]``) is never the name of an entry of ``W[2]``."""
+    return str(label).replace("_", ".")
+
+
+def parameter_symbols(names: Names, role: str, label: str, shape: Shape) -> Tensor:
+    """A parameter's symbols: ``W[1]₁₂``, or ``γ[2]₁`` for the role ``gamma``."""
+    uni, latex = ROLE_NAMES.get(role, (role, role))
+    return tensor_symbols(names, uni, label, shape, role, latex)
+
+
+def positive_symbol(names: Names, ascii_name: str, unicode_name: str, latex_name: str) -> sp.Symbol:
+    """A positive symbol (``σ``, ``ε``) that prints as the other two names."""
+    s = sp.Symbol(ascii_name, positive=True)
+    names.unicode[s] = Shown(unicode_name, positive=True)
+    names.latex[s] = latex_name
+    return s
 
 
 def zeros(shape: Shape) -> Tensor:
@@ -158,19 +233,67 @@ def is_zero(M: sp.Matrix) -> bool:
     return all(sp.expand(e) == 0 for e in M)
 
 
-def tex(shown: str) -> str:
-    """A name as the notation writes it, in LaTeX: ``a[1]`` → ``a^{[1]}``; ``x`` stays.
+def vanishes(
+    M: sp.Matrix,
+    definitions: Mapping[sp.Symbol, sp.Expr] | None = None,
+    meanings: Mapping[sp.Symbol, sp.Expr] | None = None,
+) -> bool:
+    """``M = 0``, decided symbolically entry by entry; no numbers are substituted.
 
-    >>> tex("W[2]"), tex("x")
-    ('W^{[2]}', 'x')
+    1. The entry is expanded (``sympy.expand``) as it stands, every symbol independent — the
+       abbreviations ``x̂`` and ``σ`` of a norm too. 0 proves it 0 whatever they stand for: the
+       fast path, which every true statement of the compact formulas takes.
+    2. Else the abbreviations are replaced by their ``definitions`` (``x̂ = (x − μ)/σ``) and the
+       entry expanded again: 0 proves it 0 whatever ``σ`` is (a derived Jacobian, written in
+       ``x`` and ``σ``, meets its index rule, written in ``x̂``, here).
+    3. Else the positive symbols are replaced by their ``meanings`` (``σ = √(var + ε)``), in the
+       independent variables ``x`` and ``ε``: brought over one denominator
+       (``sympy.together``), its numerator expanded. Its radicands (``var + ε`` of each group,
+       or a wrong formula's own) are linear in ``ε``: no squares, and pairwise coprime, so
+       their square roots are independent and a numerator that does not expand to 0 is a
+       nonzero function — a refutation is exact, not an artefact of writing ``σ`` as a symbol.
+
+    >>> x, s = sp.symbols("x s", positive=True)
+    >>> vanishes(sp.Matrix([s**2 - x]), meanings={s: sp.sqrt(x)}), vanishes(sp.Matrix([s]))
+    (True, False)
+    """
+    for e in M:
+        if sp.expand(e) == 0:
+            continue
+        if definitions:
+            e = e.xreplace(dict(definitions))
+            if sp.expand(e) == 0:
+                continue
+        if not meanings:
+            return False
+        numerator = sp.fraction(sp.together(e.xreplace(dict(meanings))))[0]
+        if sp.expand(numerator) != 0:
+            return False
+    return True
+
+
+_TEX_BASE = {"γ": r"\gamma", "β": r"\beta", "σ": r"\sigma", "δ": r"\delta", "x̂": r"\hat{x}"}
+
+
+def tex(shown: str) -> str:
+    r"""A name as the notation writes it, in LaTeX: ``a[1]`` → ``a^{[1]}``; ``x`` stays;
+    ``γ[2]`` → ``\gamma^{[2]}``.
+
+    >>> tex("W[2]"), tex("x"), tex("W[3_1]")
+    ('W^{[2]}', 'x', 'W^{[3_1]}')
     """
     base, _, rest = shown.partition("[")
-    return f"{base}^{{[{rest.rstrip(']')}]}}" if rest else shown
+    base = _TEX_BASE.get(base, base)
+    return f"{base}^{{[{rest.rstrip(']')}]}}" if rest else base
 
 
 def name_of(tensor: str) -> tuple[str, str]:
-    """``'z2'`` → (``'z[2]'``, ``'z^{[2]}'``); ``'a0'`` → (``'x'``, ``'x'``)."""
+    r"""``'z2'`` → (``'z[2]'``, ``'z^{[2]}'``); ``'a0'`` → (``'x'``, ``'x'``); ``'gamma2'`` →
+    (``'γ[2]'``, ``'\gamma^{[2]}'``); ``'W3_1'`` → (``'W[3_1]'``, ``'W^{[3_1]}'``)."""
     shown = "x" if tensor == "a0" else display(tensor)
+    base, bracket, rest = shown.partition("[")
+    if base in ROLE_NAMES:
+        shown = ROLE_NAMES[base][0] + bracket + rest
     return shown, tex(shown)
 
 
@@ -200,19 +323,26 @@ class Structure:
 EXAMPLE_KEYS = ("argmax", "params", "seed")
 """What ``example`` may say: ``argmax`` (``(u*, v*)``: the maximum of every max-pooling window
 is its entry ``(u*, v*)``, counted from 0; ``(0, 0)`` when ``example`` says nothing), ``seed``
-(an int: the argmax pattern of ``init_parameters(net, seed)``), ``params`` (a
-:class:`~jacobians.parameters.Parameters`: the argmax pattern of its example 0)."""
+(an int: the argmax pattern of ``init_parameters(net, seed)``, and the dropout masks of
+``init_parameters(net, seed, batch)``; seed 0 when ``example`` says nothing), ``params`` (a
+:class:`~jacobians.parameters.Parameters`: the argmax pattern of its example 0, and its dropout
+masks)."""
 
 
 @dataclass
 class Context:
     """What a layer may need beyond its node: the ``example`` a derivation was asked about, and
     the numbers of its example 0 when it names one (``seed`` or ``params``), from which an
-    assumption such as max pooling's argmax pattern is read."""
+    assumption such as max pooling's argmax pattern is read; the run's state (dropout's masks)
+    for the derivation's ``batch``; and the ``names`` a layer's own symbols (``σ``, ``x̂``) are
+    registered with."""
 
     net: Network
     example: Mapping[str, object] = field(default_factory=dict)
+    batch: int = 1
+    names: Names = field(default_factory=Names)
     _values: dict[str, FloatArray] | None = field(default=None, init=False, repr=False)
+    _run: Parameters | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for key in self.example:
@@ -225,6 +355,14 @@ class Context:
         if params is not None and not isinstance(params, Parameters):
             raise InvalidValueError(
                 message("example['params']", "a jacobians.parameters.Parameters", repr(params))
+            )
+        if isinstance(params, Parameters) and self.batch > 1 and params.batch != self.batch:
+            raise InvalidValueError(
+                message(
+                    "example['params']",
+                    f"a batch of {self.batch} examples, the derivation's",
+                    f"{params.batch}",
+                )
             )
 
     @property
@@ -239,6 +377,14 @@ class Context:
             return "the given parameters (example 0)"
         return f"the seeded example (init_parameters(net, seed={self.example.get('seed', 0)}))"
 
+    @property
+    def run_source(self) -> str:
+        """Where the run's state (dropout's masks) comes from, for the printed derivation."""
+        if "params" in self.example:
+            return "the given parameters"
+        seed = self.example.get("seed", 0)
+        return f"the run of init_parameters(net, seed={seed}, batch={self.batch})"
+
     def values(self, tensor: str) -> FloatArray:
         """Example 0's value of ``tensor`` (``a0``, ``z1``, …) in one example's shape."""
         if self._values is None:
@@ -251,6 +397,19 @@ class Context:
             self._values = {k: v[..., 0] for k, v in cache.values.items()}
         return self._values[tensor]
 
+    def state(self, name: str) -> FloatArray:
+        """The run's state ``name`` (dropout's ``mask3``) for the derivation's examples, batch
+        last (``shape × batch``): of the given parameters (example 0 for a batch of one), or
+        of ``init_parameters(net, seed, batch)``."""
+        if self._run is None:
+            params = self.example.get("params")
+            if not isinstance(params, Parameters):
+                seed = self.example.get("seed", 0)
+                params = init_parameters(self.net, seed if isinstance(seed, int) else 0, self.batch)
+            check_compatible(self.net, params)
+            self._run = params
+        return np.asarray(self._run.state[name][..., : self.batch], dtype=np.float64)
+
 
 @dataclass
 class SymbolicLayer:
@@ -260,6 +419,11 @@ class SymbolicLayer:
     node: Node
     kinds: ClassVar[tuple[str, ...]] = ()
     """The spec names (``conv2d``) this class handles, for the registry."""
+    batch_aware: ClassVar[bool] = False
+    """True when every method takes the whole batch (batch last, ``shape × B``): a layer that
+    couples the examples (batch norm) or holds something per example (layer norm's ``σ``,
+    dropout's mask). It sees a single example as a batch of one. Every other layer sees one
+    example at a time, and :class:`~derivations.layers.model.SymbolicModel` stacks them."""
 
     @classmethod
     def build(cls, node: Node, context: Context) -> SymbolicLayer:
@@ -300,6 +464,39 @@ class SymbolicLayer:
         """What a reader must know about this layer's Jacobian (a kink, an assumption)."""
         return ""
 
+    def check_batch(self, batch: int) -> None:
+        """Raise :class:`~jacobians.errors.InvalidValueError` when the layer's derivation does
+        not hold for a batch of ``batch`` examples (max pooling's argmax is one example's)."""
+
+    # --- a layer with symbols of its own (σ, x̂) ---------------------------------------------
+    def written(self, M: sp.Matrix, a: Tensor) -> sp.Matrix:
+        """A derived matrix in the layer's own symbols (batch norm writes ``σ`` for
+        ``√(var + ε)``); unchanged by default."""
+        return M
+
+    def definitions(self, a: Tensor) -> dict[sp.Symbol, sp.Expr]:
+        """The layer's abbreviations in its input and its positive symbols (``x̂ = (x − μ)/σ``),
+        substituted before any proof is decided (``{}``: none)."""
+        return {}
+
+    def meanings(self, a: Tensor) -> dict[sp.Symbol, sp.Expr]:
+        """What its positive symbols stand for, in its input and free constants
+        (``σ = √(var + ε)``): the second opinion of :func:`vanishes` (``{}``: none)."""
+        return {}
+
+    def detail_steps(
+        self,
+        names: Names,
+        a: Tensor,
+        params: Mapping[str, Tensor],
+        derived: Mapping[str, sp.Matrix],
+        holds: Mapping[str, bool],
+    ) -> list[Step]:
+        """Steps that show how the layer's Jacobians were derived and what they were compared
+        with (``derived`` and ``holds`` by role), for a layer whose algebra is worth a step of
+        its own (batch norm's ``B × B`` block)."""
+        return []
+
     def assumption_steps(self, names: Names, a: Tensor) -> list[Step]:
         """Steps that state and check an assumption the Jacobian rests on (max pooling)."""
         return []
@@ -339,8 +536,32 @@ class SymbolicLayer:
         return name_of(self.node.output)[0]
 
     def parameter_name(self, role: str) -> str:
-        """``W[2]`` for role ``W``."""
-        return display(self.node.parameters[role])
+        """``W[2]`` for role ``W``, ``γ[2]`` for role ``gamma``."""
+        return name_of(self.node.parameters[role])[0]
+
+
+class Block(SymbolicLayer):
+    """A layer made of its own sequence ``f`` (``node.inner``), whose output joins the block's
+    input ``x`` and ``f(x)`` (``residual``: ``y = x + f(x)``). The model writes, runs and
+    differentiates the sequence; the block says how the three meet."""
+
+    def join(self, a: Tensor, f: Tensor) -> Tensor:
+        """The output from the input ``a`` and the symbols ``f`` of the sequence's output."""
+        raise NotImplementedError
+
+    def combine(self, g: Tensor, through: Tensor) -> Tensor:
+        """The compact backward at the block's input: from ``g = ∂L/∂y`` and ``through``, the
+        sequence's compact backward of ``g``."""
+        raise NotImplementedError
+
+    def form(self, inner: sp.Matrix) -> sp.Matrix:
+        """The block's input Jacobian from ``inner``, the product of its sequence's input
+        Jacobians (last first)."""
+        raise NotImplementedError
+
+    def form_text(self, inner: str) -> str:
+        """:meth:`form` in words, for ``inner`` the product's factors in words."""
+        raise NotImplementedError
 
 
 def shape_text(shape: Shape) -> str:

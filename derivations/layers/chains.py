@@ -4,19 +4,27 @@ Mirrors :mod:`derivations.chains` for networks of layers. Every Jacobian is *der
 ``sympy.Matrix.jacobian`` of a node's local map (numerator layout, row-major ``vec``:
 ``size(out) × size(in)``), by the names of :func:`jacobians.chains.example_jacobians`
 (``J_L_a4``, ``J_a4_z4``, ``J_z4_a3``, ``J_a2_a1``, ``J_z1_W1``, ``J_z1_b1``, ``J_z1_a0`` — the
-first node's input Jacobian too — and ``J_L_z4`` for a fused output pair).
+first node's input Jacobian too — and ``J_L_z4`` for a fused output pair); for a batch, the
+batch Jacobians of :func:`jacobians.batchchain.batch_jacobians` under the same names.
+
+A residual block ``y = x + f(x)`` has two: ``∂y/∂f = I`` (``J_a2_a2_2``, derived from its local
+map ``x + f``) and its input Jacobian (``J_a2_a1``), derived from ``x + f(x)`` with its own
+layers substituted into each other, then written ``I + J_f`` — ``J_f`` the product of its layers'
+input Jacobians — once that is shown to be the same matrix.
 
 The chain of a parameter ``θ`` of node ``j`` is that of :func:`jacobians.paths.chain_names`
 (unfused: ``∂L/∂a[L] · ∂a[L]/∂z[L] ⋯``): ``∂L/∂vec(θ) = ∂L/∂out_j · ∂out_j/∂vec(θ)``, with
-``∂L/∂out_j`` the product of the input Jacobians of the nodes after ``j`` (reverse
-accumulation, shared by every chain).
+``∂L/∂out_j`` the product of the input Jacobians on the way from the loss (through ``∂y/∂f = I``
+into a block; reverse accumulation, shared by every chain).
 
 The compact route (:func:`compact_route`) starts from ``∂L/∂a[L]`` (the loss differentiated
 entry by entry) and calls every layer's own backward formulas, last node first — ``g ⊙ g'(z)``,
-the selection, ``Wᵀ δ``, ``Δ U``, the transposed correlation — never a Jacobian.
+the selection, ``Wᵀ δ``, ``Δ U``, the transposed correlation, the three-term formula of a norm,
+and at a block ``g`` plus its own layers' backward of ``g`` — never a Jacobian.
 
 The proof (:func:`prove_network`): for every parametric node, chain minus compact formula,
-entry by entry, expanded by ``sympy.expand``; a statement holds when every entry is exactly 0.
+entry by entry, decided by :func:`~derivations.layers.base.vanishes` (``sympy.expand`` after a
+norm's ``x̂ = (x − μ)/σ`` is substituted); a statement holds when every entry is exactly 0.
 Nothing is evaluated at numbers. :func:`structure_checks` compares every derived Jacobian with
 the matrix its layer builds by the index rule (``I ⊗ U``, the Toeplitz matrix, …) in the same way.
 """
@@ -28,31 +36,75 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from jacobians.paths import Target, chain_names, fused_name, loss_name
+from jacobians.network import Node
+from jacobians.paths import Target, below, chain_names, fused_name, head_names, loss_name, skip_name
 
-from .base import Tensor, is_zero, unvec, vec
+from .base import Block, Tensor, name_of, unvec, vanishes, vec
 from .model import SymbolicModel
 
-PARAMS = ("W", "b", "delta", "input")
+PARAMS = ("W", "b", "gamma", "beta", "delta", "input")
 """What a derivation can be of: a parameter's gradient, ``δ[l]``, or the gradient with respect
-to the layer's input (``∂L/∂a[l-1]``: the transposed correlation for a convolution)."""
+to the layer's input (``∂L/∂a[l-1]``: the transposed correlation for a convolution). For a
+norm, ``W`` and ``b`` also name its scale ``γ`` and shift ``β`` (:func:`role_of`)."""
+
+
+def role_of(node: Node, param: str) -> str | None:
+    """The role ``param`` names on ``node``: ``W`` and ``b`` are a layer's first and second
+    roles (``γ`` and ``β`` of a norm); ``delta`` and ``input`` stay; ``None`` when the node has
+    no such role."""
+    roles = node.kind.roles
+    if param in ("delta", "input") or param in roles:
+        return param
+    position = {"W": 0, "b": 1}.get(param)
+    return roles[position] if position is not None and position < len(roles) else None
 
 
 def jacobians(model: SymbolicModel) -> dict[str, sp.Matrix]:
-    """Every Jacobian of one example by its NOTATION name, derived from the local maps."""
+    """Every Jacobian by its NOTATION name, derived from the local maps (a batch's, with
+    ``model.batch``); the matrices as ``Matrix.jacobian`` gave them go to ``model.derived``."""
     net = model.net
     out = {loss_name(net): sp.Matrix([model.loss_expr()]).jacobian(vec(model.last))}
-    for j in range(len(net.nodes) - 1, -1, -1):
-        node, layer = net.nodes[j], model.layers[j]
+    for j in model.compute_order():
+        node = model.nodes[j]
+        if node.inner:
+            out.update(block_jacobians(model, j, out))
+            continue
         local = vec(model.local(j))
         for role in ("input", *node.kind.roles):
-            derived = local.jacobian(model.wrt(j, role))
-            out[node.jacobian_name(role)] = layer.jacobian(
-                role, derived, model.input(j), model.output(j), model.of(j)
-            )
+            name = node.jacobian_name(role)
+            derived = model.written(j, local.jacobian(model.wrt(j, role)))
+            model.derived[name] = derived
+            out[name] = model.jacobian(j, role, derived)
     if net.fused is not None:
-        out[fused_name(net)] = (vec(model.last) - vec(model.y)).T
+        out[fused_name(net)] = (vec(model.last) - vec(model.y)).T / model.batch
     return out
+
+
+def block_jacobians(
+    model: SymbolicModel, j: int, jac: dict[str, sp.Matrix]
+) -> dict[str, sp.Matrix]:
+    """A block's ``∂y/∂f`` and its input Jacobian: derived from ``x + f(x)`` (its own layers
+    substituted), written as its form ``I + J_f`` when the two are the same matrix (its own
+    layers' Jacobians must be in ``jac`` already)."""
+    node, layer = model.nodes[j], model.layers[j]
+    assert isinstance(layer, Block)
+    local = vec(model.local(j))
+    skip = local.jacobian(vec(model.tensors[node.inner[-1].output]))
+    composed = local.xreplace(model.block_substitution(j))
+    derived = model.in_block(j, composed.jacobian(model.wrt(j, "input")))
+    name = node.jacobian_name("input")
+    model.derived[name] = derived
+    form = block_form(model, j, jac)
+    same = vanishes(derived - model.in_block(j, form), model.definitions, model.meanings)
+    return {skip_name(node): skip, name: form if same else derived}
+
+
+def block_form(model: SymbolicModel, j: int, jac: dict[str, sp.Matrix]) -> sp.Matrix:
+    """A block's input Jacobian by its rule, from its own layers' input Jacobians."""
+    layer = model.layers[j]
+    assert isinstance(layer, Block)
+    inner = [jac[m.jacobian_name("input")] for m in reversed(model.nodes[j].inner)]
+    return layer.form(product(inner))
 
 
 def product(factors: list[sp.Matrix]) -> sp.Matrix:
@@ -63,24 +115,35 @@ def product(factors: list[sp.Matrix]) -> sp.Matrix:
     return result
 
 
+def path_of(model: SymbolicModel, j: int) -> list[str]:
+    """The factors of ``∂L/∂vec(out_j)``: the loss row (and the output pair's second factor),
+    then the input Jacobians on the way down to node ``j`` (``∂y/∂f = I`` into a block)."""
+    net = model.net
+    out = model.nodes[j].output
+    paths = below(net)
+    if out not in paths:  # the last node of a fused pair: its row is the loss's
+        return [loss_name(net)]
+    return head_names(net, fused=False) + paths[out]
+
+
 def rows_to_outputs(model: SymbolicModel, jac: dict[str, sp.Matrix]) -> dict[int, sp.Matrix]:
-    """``∂L/∂vec(out_j)`` for every node ``j``: the loss row times the input Jacobians of the
-    nodes after ``j`` (unfused), ``1 × size(out_j)``."""
-    nodes = model.net.nodes
-    rows: dict[int, sp.Matrix] = {}
-    row = jac[loss_name(model.net)]
-    for j in range(len(nodes) - 1, -1, -1):
-        rows[j] = row
-        row = row * jac[nodes[j].jacobian_name("input")]
-    return rows
+    """``∂L/∂vec(out_j)`` for every node ``j``: the loss row times the input Jacobians on the
+    way from the loss (unfused), ``1 × size(out_j)``; shared prefixes multiplied once."""
+    done: dict[tuple[str, ...], sp.Matrix] = {}
+
+    def row(names: tuple[str, ...]) -> sp.Matrix:
+        if names not in done:
+            done[names] = jac[names[0]] if len(names) == 1 else row(names[:-1]) * jac[names[-1]]
+        return done[names]
+
+    return {j: row(tuple(path_of(model, j))) for j in range(len(model.nodes))}
 
 
 def chain_of(model: SymbolicModel, j: int, param: str) -> list[str]:
-    """The factors of node ``j``'s ``param`` chain (``W``, ``b``, ``delta`` or ``input``)."""
-    node = model.net.nodes[j]
+    """The factors of node ``j``'s ``param`` chain (a role, ``delta`` or ``input``)."""
+    node = model.nodes[j]
     role = None if param == "delta" else param
-    names = chain_names(model.net, Target(param, node, role, node.out_shape), fused=False)
-    return names
+    return chain_names(model.net, Target(param, node, role, node.out_shape), fused=False)
 
 
 @dataclass(frozen=True)
@@ -95,27 +158,40 @@ class Compact:
 
 def compact_route(model: SymbolicModel) -> Compact:
     """``∂L/∂a[L]`` by differentiating the loss entry by entry, then every layer's compact
-    backward formulas from the last node to the first."""
+    backward formulas from the last node to the first; at a block, its own layers' (from
+    ``∂L/∂y``, since ``∂y/∂f = I``) combined with ``∂L/∂y`` by the block's rule."""
     loss = model.loss_expr()
     last = model.last
     g = unvec([loss.diff(s) for s in np.asarray(last).reshape(-1)], last.shape)
     outputs: dict[int, Tensor] = {}
     inputs: dict[int, Tensor] = {}
     params: dict[str, Tensor] = {}
-    for j in range(len(model.net.nodes) - 1, -1, -1):
-        outputs[j] = g
-        result = model.layers[j].backward(model.input(j), model.output(j), model.of(j), g)
-        for role, value in result.params.items():
-            params[model.net.nodes[j].parameters[role]] = value
-        inputs[j] = result.input
-        g = result.input
+
+    def back(nodes: tuple[Node, ...], g: Tensor) -> Tensor:
+        for node in reversed(nodes):
+            j = model.index[node.output]
+            outputs[j] = g
+            layer = model.layers[j]
+            if node.inner:
+                assert isinstance(layer, Block)
+                g = layer.combine(g, back(node.inner, g))
+            else:
+                result = model.backward(j, g)
+                for role, value in result.params.items():
+                    params[node.parameters[role]] = value
+                g = result.input
+            inputs[j] = g
+        return g
+
+    back(model.net.nodes, g)
     return Compact(outputs, inputs, params)
 
 
 @dataclass(frozen=True)
 class Claim:
     """One proved (or refuted) statement: chain − compact formula, for node ``node``'s
-    ``param`` (``W``, ``b``, ``delta``, ``input``) of layer ``layer``."""
+    ``param`` (a role such as ``W`` or ``gamma``, ``delta``, ``input``) of layer ``layer``
+    (``label`` ``2_1`` inside a block)."""
 
     node: int
     layer: int
@@ -123,6 +199,7 @@ class Claim:
     chain: tuple[str, ...]
     statement: str
     holds: bool
+    label: str = ""
 
 
 def claim_difference(
@@ -134,7 +211,7 @@ def claim_difference(
     param: str,
 ) -> sp.Matrix:
     """The chain's row minus the compact formula's ``vec`` (a row): zero when the claim holds."""
-    node = model.net.nodes[j]
+    node = model.nodes[j]
     if param == "delta":
         return rows[j] - vec(compact.outputs[j]).T
     if param == "input":
@@ -143,29 +220,55 @@ def claim_difference(
     return chain - vec(compact.params[node.parameters[param]]).T
 
 
+def block_statement(model: SymbolicModel, j: int) -> str:
+    """What a block's claim says: ``∂L/∂x − (g + f's backward of g)ᵀ = 0``."""
+    node = model.nodes[j]
+    return (
+        f"∂{model.cost}/∂{model.layers[j].in_name} − (g + f's compact backward of g)ᵀ = 0, "
+        f"g = ∂{model.cost}/∂{model.layers[j].out_name} (the residual block {node.kind.spec()})"
+    )
+
+
 def prove_network(
     model: SymbolicModel,
     jac: dict[str, sp.Matrix] | None = None,
     params: tuple[str, ...] = PARAMS,
 ) -> list[Claim]:
     """For every parametric node (last first) and every ``param``: chain − compact formula,
-    expanded entry by entry to the zero matrix or not."""
+    decided entry by entry (:func:`~derivations.layers.base.vanishes`); and with ``input``, for
+    every block, its input gradient against ``g`` plus its own layers' backward of ``g``."""
     jac = jacobians(model) if jac is None else jac
     rows = rows_to_outputs(model, jac)
     compact = compact_route(model)
     claims = []
-    for j in range(len(model.net.nodes) - 1, -1, -1):
-        node, layer = model.net.nodes[j], model.layers[j]
+    for j in range(len(model.nodes) - 1, -1, -1):
+        node = model.nodes[j]
+        if node.inner and "input" in params:
+            difference = claim_difference(model, jac, rows, compact, j, "input")
+            claims.append(
+                Claim(
+                    j,
+                    node.layer,
+                    "input",
+                    tuple(chain_of(model, j, "input")),
+                    block_statement(model, j),
+                    vanishes(difference, model.definitions, model.meanings),
+                    node.label,
+                )
+            )
         if not node.kind.roles:
             continue
-        for param in params:
-            if param == "delta":
-                statement = f"∂L/∂{layer.out_name} − δ[{node.layer}]ᵀ = 0 (the compact backward)"
+        roles = dict.fromkeys(r for p in params if (r := role_of(node, p)) is not None)
+        for role in roles:  # W and gamma name the same role of a norm: proved once
+            if role == "delta":
+                out = model.layers[j].out_name
+                statement = f"∂{model.cost}/∂{out} − δ[{node.label}]ᵀ = 0 (the compact backward)"
             else:
-                statement = layer.statement(param)
-            names = chain_of(model, j, param)
-            difference = claim_difference(model, jac, rows, compact, j, param)
-            claims.append(Claim(j, node.layer, param, tuple(names), statement, is_zero(difference)))
+                statement = model.statement(j, role)
+            difference = claim_difference(model, jac, rows, compact, j, role)
+            holds = vanishes(difference, model.definitions, model.meanings)
+            names = tuple(chain_of(model, j, role))
+            claims.append(Claim(j, node.layer, role, names, statement, holds, node.label))
     return claims
 
 
@@ -179,14 +282,33 @@ class Check:
 
 
 def structure_checks(model: SymbolicModel, jac: dict[str, sp.Matrix]) -> dict[str, Check]:
-    """Every Jacobian a layer knows the structure of, by name: derived − index rule = 0?"""
+    """Every Jacobian a layer knows the structure of, by name: derived − index rule = 0? (A
+    block's: derived from ``x + f(x)`` against ``I + J_f`` with its own layers' values written
+    in ``x``.)"""
     out: dict[str, Check] = {}
-    for j, node in enumerate(model.net.nodes):
-        layer = model.layers[j]
-        structures = layer.structures(model.input(j), model.output(j), model.of(j))
-        for role, structure in structures.items():
+    for j, node in enumerate(model.nodes):
+        if node.inner:
+            layer = model.layers[j]
+            assert isinstance(layer, Block)
+            name = node.jacobian_name("input")
+            inner = " · ".join(
+                f"∂{name_of(m.output)[0]}/∂{name_of(m.input)[0]}" for m in reversed(node.inner)
+            )
+            form = model.in_block(j, block_form(model, j, jac))
+            derived = model.derived[name]
+            same = form.shape == derived.shape and vanishes(
+                derived - form, model.definitions, model.meanings
+            )
+            out[name] = Check(name, layer.form_text(inner), same)
+            skip = skip_name(node)
+            identity = jac[skip] == sp.eye(int(jac[skip].rows))
+            out[skip] = Check(skip, "I (∂y/∂f: f's output passes to y unchanged)", identity)
+            continue
+        for role, structure in model.structures(j).items():
             name = node.jacobian_name(role)
             derived = jac[name]
-            same = derived.shape == structure.matrix.shape and is_zero(derived - structure.matrix)
+            same = derived.shape == structure.matrix.shape and vanishes(
+                derived - structure.matrix, model.definitions, model.meanings
+            )
             out[name] = Check(name, structure.text, same)
     return out

@@ -191,6 +191,17 @@ class MaxPool(Pool):
         )
         return layer
 
+    def check_batch(self, batch: int) -> None:
+        """Refused in a batch: the argmax assumption is one example's."""
+        raise InvalidValueError(
+            message(
+                f"layers[{self.node.entry}] {self.node.kind.spec()!r}",
+                "layers whose derivation holds for a whole batch",
+                f"max pooling in a batch of {batch}, whose argmax assumption is one example's",
+                "use avgpool, or derive the max pooling network without batch norm",
+            )
+        )
+
     def argmax(self, values: np.ndarray) -> tuple[Pattern, tuple[Window, ...]]:
         """Each window's ``(u*, v*)`` at ``values`` (the first maximum in row-major order) and
         the windows with a tie."""

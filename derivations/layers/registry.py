@@ -1,8 +1,8 @@
 """The symbolic layer kinds by spec name: one line per module, as :mod:`jacobians.layers.registry`.
 
 :func:`symbolic_layer` turns a numeric :class:`~jacobians.network.Node` into its
-:class:`~derivations.layers.base.SymbolicLayer`; a kind without a symbolic module (a norm,
-attention, …) is refused with the list of those that have one.
+:class:`~derivations.layers.base.SymbolicLayer`; a kind without a symbolic module
+(attention, …) is refused with the list of those that have one.
 """
 
 from __future__ import annotations
@@ -12,14 +12,29 @@ from jacobians.network import Node
 
 from .activation import Activation
 from .base import Context, SymbolicLayer
+from .batchnorm import BatchNorm
 from .conv2d import Conv2d
 from .dense import Dense
+from .dropout import Dropout
 from .flatten import Flatten
+from .layernorm import LayerNorm
 from .pool import AvgPool, MaxPool
+from .residual import Residual
 
 SYMBOLIC: dict[str, type[SymbolicLayer]] = {
     name: cls
-    for cls in (Dense, Conv2d, MaxPool, AvgPool, Flatten, Activation)
+    for cls in (
+        Dense,
+        Conv2d,
+        MaxPool,
+        AvgPool,
+        Flatten,
+        Activation,
+        BatchNorm,
+        LayerNorm,
+        Dropout,
+        Residual,
+    )
     for name in cls.kinds
 }
 """Every layer kind that has a symbolic module, by its spec name."""
