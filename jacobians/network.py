@@ -496,8 +496,9 @@ class Cache:
 
     @property
     def a(self) -> tuple[FloatArray, ...]:
-        """``a[0] … a[L]``, indexed by layer."""
-        return tuple(v for k, v in self.values.items() if k.startswith("a"))
+        """``a[0] … a[L]``, indexed by layer (a block's own ``a[l_k]`` are not among them)."""
+        layers = {int(k[1:]): v for k, v in self.values.items() if re.fullmatch(r"a\d+", k)}
+        return tuple(layers[l] for l in sorted(layers))
 
     @property
     def z(self) -> tuple[FloatArray, ...]:

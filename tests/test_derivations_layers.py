@@ -422,7 +422,9 @@ def test_a_network_too_large_is_refused() -> None:
 
 def test_arguments_are_checked() -> None:
     net = _net(SHOWCASE)
-    with pytest.raises(UnknownNameError, match=r"params: expected one of W, b, beta, delta, gamma, input, got .dx."):
+    with pytest.raises(
+        UnknownNameError, match=r"params: expected one of W, b, beta, delta, gamma, input, got .dx."
+    ):
         derive_network(net, ("dx",))
     with pytest.raises(UnknownNameError, match=r"example: expected one of argmax, params, seed"):
         derive_network(net, example={"sed": 1})

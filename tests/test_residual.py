@@ -195,3 +195,11 @@ def test_the_checker_names_a_forgotten_identity_path() -> None:
         if r.name == "J_L_a1"
     )
     assert (result.verdict, result.mistake) == ("incorrect", "identity_path_forgotten")
+
+
+def test_the_cache_indexes_the_networks_own_layers() -> None:
+    net = Network.from_layers("dense(3), relu, residual(dense(3), tanh), dense(1), sigmoid", "3")
+    cache = forward(net, init_parameters(net, 0, 2))
+    assert len(cache.a) == 4 and len(cache.z) == 4  # a[0] … a[3]: the block's a[2_1] is inside
+    np.testing.assert_array_equal(cache.a[2], cache.values["a2"])
+    np.testing.assert_array_equal(cache.z[3], cache.values["z3"])
