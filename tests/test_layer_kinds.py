@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from jacobians.layers.base import Kind
 from jacobians.layers.registry import parse_entry
-from jacobians.structured import Structured, represent
 
 from . import references as ref
+from .representations import three
 from .tolerances import EXACT, FINITE_DIFFERENCE
 
 
@@ -125,19 +125,6 @@ def test_forward_equals_the_definition(setting: Setting) -> None:
         np.testing.assert_allclose(out[..., b], expected, rtol=EXACT[0], atol=EXACT[1])
 
 
-def _three(J: Structured) -> list[np.ndarray]:
-    """The dense, sparse and structured representations, each made dense to compare."""
-    out = []
-    for representation in ("dense", "sparse", "structured"):
-        value = represent(J, representation)
-        if isinstance(value, Structured):
-            value = value.dense()
-        elif hasattr(value, "toarray"):
-            value = value.toarray()
-        out.append(np.asarray(value))
-    return out
-
-
 @pytest.mark.parametrize("setting", SETTINGS, ids=str)
 def test_input_jacobian_of_one_example(setting: Setting) -> None:
     # every representation = the loop-built matrix (conv, pools) = finite differences
@@ -152,7 +139,7 @@ def test_input_jacobian_of_one_example(setting: Setting) -> None:
         exact = ref.conv_input_jacobian(params["W"], C, H, W, args["stride"], args["padding"])
     elif kind.name in ("maxpool", "avgpool"):
         exact = ref.pool_forward(x[..., 0], args["size"], args["stride"], kind.name[:3])[1]
-    for matrix in _three(J):
+    for matrix in three(J):
         assert matrix.shape == numeric.shape
         if exact is not None:
             np.testing.assert_allclose(matrix, exact, rtol=EXACT[0], atol=EXACT[1])
@@ -172,7 +159,7 @@ def test_parameter_jacobians_of_one_example(setting: Setting) -> None:
             return _reference_forward(kind, {**params, role: value}, x[..., 0])
 
         numeric = ref.numerical_jacobian(moved, params[role])
-        for matrix in _three(jac[role]):
+        for matrix in three(jac[role]):
             np.testing.assert_allclose(matrix, numeric, *FINITE_DIFFERENCE)
     if kind.name == "conv2d":
         U = ref.im2row(x[..., 0], args["kernel"], args["stride"], args["padding"])
@@ -194,11 +181,11 @@ def test_batch_jacobians_interleave_the_examples(setting: Setting) -> None:
         x = _example(a, b)
         single.append(kind.jacobians(params, x, kind.forward(params, x)))
     expected = ref.interleave([s["input"].dense() for s in single])
-    for matrix in _three(whole["input"]):
+    for matrix in three(whole["input"]):
         np.testing.assert_allclose(matrix, expected, rtol=EXACT[0], atol=EXACT[1])
     for role in kind.roles:
         expected = ref.stack([s[role].dense() for s in single])
-        for matrix in _three(whole[role]):
+        for matrix in three(whole[role]):
             np.testing.assert_allclose(matrix, expected, rtol=EXACT[0], atol=EXACT[1])
 
 

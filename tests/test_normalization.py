@@ -20,9 +20,9 @@ from jacobians.layers.base import Kind
 from jacobians.layers.registry import parse_entry
 from jacobians.network import Network
 from jacobians.parameters import init_parameters
-from jacobians.structured import Structured, represent
 
 from . import references as ref
+from .representations import three
 from .tolerances import EXACT, FINITE_DIFFERENCE
 
 
@@ -77,18 +77,6 @@ def _loops(kind: Kind, params: dict[str, np.ndarray], a: np.ndarray) -> np.ndarr
     return out
 
 
-def _three(J: Structured) -> list[np.ndarray]:
-    out = []
-    for representation in ("dense", "sparse", "structured"):
-        value = represent(J, representation)
-        if isinstance(value, Structured):
-            value = value.dense()
-        elif hasattr(value, "toarray"):
-            value = value.toarray()
-        out.append(np.asarray(value))
-    return out
-
-
 @pytest.mark.parametrize("setting", SETTINGS, ids=str)
 def test_forward_equals_the_loops(setting: Setting) -> None:
     kind, params, a = _layer(setting)
@@ -101,13 +89,13 @@ def test_batch_jacobians_are_the_finite_differences_of_the_whole_batch(setting: 
     kind, params, a = _layer(setting)
     jac = kind.jacobians(params, a, kind.forward(params, a))
     numeric = ref.numerical_jacobian(lambda v: _loops(kind, params, v), a)
-    for matrix in _three(jac["input"]):
+    for matrix in three(jac["input"]):
         np.testing.assert_allclose(matrix, numeric, *FINITE_DIFFERENCE)
     for role in kind.roles:
         moved = ref.numerical_jacobian(
             lambda v, r=role: _loops(kind, {**params, r: v}, a), params[role]
         )
-        for matrix in _three(jac[role]):
+        for matrix in three(jac[role]):
             np.testing.assert_allclose(matrix, moved, *FINITE_DIFFERENCE)
 
 
