@@ -105,7 +105,7 @@ def _walk(
             after = _after(nodes, j, cache)
             back, grads = node.kind.mistaken_backward(mistake[1], params.of(node), a, out, g, after)
         else:
-            need = j > down_to or input_at_end
+            need = j > down_to or (input_at_end and node.kind.differentiable_input)
             back, grads = node.kind.backward(params.of(node), a, out, g, need_input=need)
         yield Step(node, g, back, grads)
         if back is None or back.shape != a.shape:

@@ -90,7 +90,7 @@ def node_jacobians(
 
     add(net.nodes)
     if not first_input:
-        structured.pop(net.nodes[0].jacobian_name("input"))
+        structured.pop(net.nodes[0].jacobian_name("input"), None)
     return {name: represent(J, representation) for name, J in structured.items()}
 
 

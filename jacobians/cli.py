@@ -170,8 +170,9 @@ def _add_network_options(
     parser.add_argument(
         "--input",
         metavar="SHAPE",
-        help="one example's shape with --layers: n for a vector, C×H×W for an image, "
-        "e.g. 3 or 1x28x28"
+        help="one example's shape with --layers: n for a vector (or T token ids before an "
+        "embedding), T×d for a sequence (one token per row), C×H×W for an image, e.g. 3, 8x4 "
+        "or 1x28x28"
         + (" (default: read off a --params file written by compare --json)" if params else ""),
     )
     parser.add_argument(

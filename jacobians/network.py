@@ -98,13 +98,13 @@ def parse_input(shape: str | int | Sequence[int]) -> Shape:
             raise InvalidValueError(message("input", "whole numbers", repr(shape)))
     if values and min(values) < 1:
         raise InvalidValueError(message("input", "positive sizes", repr(shape)))
-    if len(values) not in (1, 3):
+    if len(values) not in (1, 2, 3):
         raise InvalidValueError(
             message(
                 "input",
-                "n (a vector) or C×H×W (an image: channels, height, width)",
+                "n (a vector), T×d (a sequence: tokens × features) or C×H×W (an image: "
+                "channels, height, width)",
                 repr(shape),
-                "sequences T×d are not supported yet" if len(values) == 2 else "",
             )
         )
     return tuple(int(v) for v in values)
@@ -184,12 +184,35 @@ class Node:
             self.in_shape,
             self.out_shape,
             {role: display(name) for role, name in self.parameters.items()},
+            label=self.label,
         )
 
+    @property
+    def jacobian_roles(self) -> tuple[str, ...]:
+        """What the layer's Jacobians are with respect to: ``input`` (unless its input is not
+        differentiable), each role, and each step of a layer made of steps (``Y_A``)."""
+        kind = self.kind
+        first = ("input",) if kind.differentiable_input else ()
+        return (*first, *kind.roles, *(f"{out}_{of}" for out, of in kind.parts))
+
+    def tensor(self, local: str) -> str:
+        """A :attr:`~jacobians.layers.base.Kind.parts` name as a tensor name: ``Y`` the output,
+        ``X`` the input, a role its parameter, ``A`` of layer 2 ``A2``."""
+        if local == "Y":
+            return self.output
+        if local == "X":
+            return self.input
+        return self.parameters.get(local) or f"{local}{self.label}"
+
     def jacobian_name(self, role: str) -> str:
-        """``J_z2_a1`` for the input, ``J_z2_W2`` for a parameter."""
-        source = self.input if role == "input" else self.parameters[role]
-        return f"J_{self.output}_{source}"
+        """``J_z2_a1`` for the input, ``J_z2_W2`` for a parameter, ``J_A2_S2`` for a step
+        ``A_S`` of the layer."""
+        if role == "input":
+            return f"J_{self.output}_{self.input}"
+        if role in self.parameters:
+            return f"J_{self.output}_{self.parameters[role]}"
+        out, of = role.split("_", 1)
+        return f"J_{self.tensor(out)}_{self.tensor(of)}"
 
 
 def _nodes(
@@ -216,6 +239,15 @@ def _nodes(
             inner: tuple[Node, ...] = ()
             if kind.block:  # its own layers first: an error names the inner layer
                 inner = _nodes(kind.inner_kinds, shape, source, (layer, label, where))
+            if not kind.differentiable_input and (block or nodes):
+                raise ShapeError(
+                    message(
+                        f"{where}position",
+                        f"the first layer ({kind.name} takes the network's input, token ids)",
+                        f"after {nodes[-1].kind.spec()!r}" if nodes else "inside a block",
+                        f"start the layers with {kind.name}(…)",
+                    )
+                )
             try:
                 out_shape = kind.out_shape(shape)
             except ShapeError as e:

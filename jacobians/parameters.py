@@ -116,6 +116,7 @@ class Parameters:
         for name, shape in expected.items():
             _expect(name, self.values[name], shape)
         _expect("x", self.x, (*net.input_shape, self.batch))
+        net.nodes[0].kind.check_input(self.x)
         if self.y is not None:
             _expect("y", self.y, (*net.output_shape, self.batch))
         for name, shape in net.state_shapes.items():
@@ -165,7 +166,7 @@ def init_parameters(net: Network, seed: int = 0, batch: int = 1) -> Parameters:
                 role = node.kind.roles[index]
                 values[node.parameters[role]] = node.kind.init(role, node.in_shape, rng)
     ordered = {name: values[name] for name in net.parameter_names}
-    x = rng.standard_normal((*net.input_shape, batch))
+    x = net.nodes[0].kind.draw_input(net.input_shape, batch, rng)  # N(0, 1); an embedding's ids
     y = net.loss.sample(rng, prod(net.output_shape), batch)
     if y is not None:
         y = y.reshape(*net.output_shape, batch)

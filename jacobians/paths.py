@@ -128,16 +128,35 @@ def jacobian_shapes(
             if node.inner:
                 shapes[skip_name(node)] = (rows, rows)
                 add(node.inner, False)
-            if j > 0 or first_input or not outer:  # a block's own first layer is in I + J_f
+            first = j > 0 or first_input or not outer  # a block's first layer is in I + J_f
+            if first and node.kind.differentiable_input:
                 shapes[node.jacobian_name("input")] = (rows, prod(node.in_shape) * batch)
             for role in node.kind.roles:
                 name = node.parameters[role]
                 shapes[node.jacobian_name(role)] = (rows, prod(net.parameter_shapes[name]))
+            shapes.update(part_shapes(net, node, batch))
 
     add(net.nodes, True)
     if net.fused is not None:
         shapes[fused_name(net)] = (1, prod(net.nodes[-1].in_shape) * batch)
     return shapes
+
+
+def part_shapes(net: Network, node: Node, batch: int = 1) -> dict[str, tuple[int, int]]:
+    """The shapes of the Jacobians of a layer's steps (:attr:`~jacobians.layers.base.Kind.parts`):
+    attention's ``J_A2_S2``, …; with ``batch``, the batch Jacobians' (a parameter's columns are
+    not batched)."""
+    kind = node.kind
+    sizes = {name: prod(shape) for name, shape in kind.part_shapes(node.in_shape).items()}
+    sizes.update(Y=prod(node.out_shape), X=prod(node.in_shape))
+    roles = {role: prod(net.parameter_shapes[name]) for role, name in node.parameters.items()}
+    return {
+        node.jacobian_name(f"{out}_{of}"): (
+            sizes[out] * batch,
+            roles[of] if of in roles else sizes[of] * batch,
+        )
+        for out, of in kind.parts
+    }
 
 
 def largest_dense(

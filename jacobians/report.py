@@ -40,7 +40,7 @@ def structure(net: Network, name: str, batch: int = 1) -> str:
     for node in net.all_nodes:
         if node.inner and name == skip_name(node):
             return f"I: {display(node.output)} = {display(node.input)} + f, ∂/∂f passes f's output"
-        for role in ("input", *node.kind.roles):
+        for role in node.jacobian_roles:
             if node.jacobian_name(role) == name:
                 return node.kind.structure(role, replace(node.names, batch=batch))
     return ""

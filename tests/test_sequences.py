@@ -236,8 +236,8 @@ BAD_SPECS = [
     (
         "conv2d(2, 2), dense(3)",
         "1x4x4",
-        "layers[2] 'dense(3)': input: expected a vector, got an image 2×3×3; add "
-        "flatten before dense",
+        "layers[2] 'dense(3)': input: expected a vector or a sequence T×d, got an image 2×3×3; "
+        "add flatten before dense",
     ),
     (
         "dense(3), maxpool(2)",
@@ -286,8 +286,13 @@ BAD_SPECS = [
         "layers: expected comma-separated layers, got an empty layer in position 2",
     ),
     ("dense(3)", "0x3", "input: expected positive sizes, got '0x3'"),
-    ("dense(3)", "1x2x3x4", "input: expected n (a vector) or C×H×W (an image"),
-    ("dense(3)", "3x4", "sequences T×d are not supported yet"),
+    ("dense(3)", "1x2x3x4", "input: expected n (a vector), T×d (a sequence: tokens × features)"),
+    (
+        "maxpool(2)",
+        "3x4",
+        "expected an image C×H×W (pooling acts on the positions of each channel), got a "
+        "sequence 3×4",
+    ),
     ("dense(3)", "a", "input: expected a shape such as 3 or 1x28x28"),
 ]
 

@@ -104,6 +104,15 @@ class Kind:
     couples_examples: ClassVar[bool] = False
     """True when an output depends on other examples of the batch (batch norm): there is no
     per-example chain then, only the batch Jacobian."""
+    differentiable_input: ClassVar[bool] = True
+    """False for a kind whose input is not a real number to differentiate (an embedding's
+    token ids): it has no input Jacobian, and it must be the network's first layer."""
+    parts: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """A layer made of steps (attention) names the Jacobians of its steps as pairs of local
+    tensor names, output first: ``("Y", "A")`` is ``∂vec(Y)/∂vec(A)``; ``Y`` is the layer's
+    output, ``X`` its input, a role its parameter, any other name an intermediate of the layer
+    (shaped by :meth:`part_shapes`). :meth:`jacobians` returns each under ``"Y_A"``, and the
+    layer's own Jacobians are products and sums of them."""
 
     @property
     def inner_kinds(self) -> tuple[Kind, ...]:
@@ -149,6 +158,19 @@ class Kind:
     def parameter_shapes(self, in_shape: Shape) -> dict[str, Shape]:
         """Each role's shape for this input shape (``{}`` without parameters)."""
         return {}
+
+    def part_shapes(self, in_shape: Shape) -> dict[str, Shape]:
+        """One example's shape of each intermediate tensor named in :attr:`parts`."""
+        return {}
+
+    def draw_input(self, in_shape: Shape, batch: int, rng: np.random.Generator) -> FloatArray:
+        """A random run's ``x`` when this kind is first (batch last): standard normal entries;
+        an embedding draws token ids."""
+        return rng.standard_normal((*in_shape, batch))
+
+    def check_input(self, x: FloatArray) -> None:
+        """Raise :class:`~jacobians.errors.InvalidValueError` unless ``x`` is an input this kind
+        can take as the network's first layer (an embedding's whole ids below ``V``)."""
 
     def forward_cost(self, in_shape: Shape) -> int:
         """Multiply–adds of one example's forward pass (0 for the cheap elementwise kinds):
@@ -235,6 +257,17 @@ class NodeNames:
     out_shape: Shape
     parameters: Mapping[str, str]
     batch: int = 1
+    label: str = ""
+    """The layer's label in names (``2``, ``3_1``): an intermediate ``A`` of it is ``A[2]``."""
+
+    def local(self, name: str) -> str:
+        """How a :attr:`Kind.parts` name reads: ``Y`` the output, ``X`` the input, a role its
+        parameter, any other an intermediate of the layer (``A`` → ``A[2]``)."""
+        if name == "Y":
+            return self.output
+        if name == "X":
+            return self.input
+        return self.parameters.get(name) or f"{name}[{self.label or self.layer}]"
 
 
 def need(condition: bool, what: str, expected: str, got: str, hint: str = "") -> None:

@@ -20,11 +20,20 @@ through ``aᵀ``; with ``vec(W)[i·m + k] = W[i, k]`` that row occupies columns 
 For a batch ``A`` (``m × B``, one example per column) the batch Jacobians are ``I_n ⊗ Aᵀ``,
 ``I_n ⊗ 1_B`` and ``W ⊗ I_B``; the compact backward is ``dW = Δ Aᵀ``, ``db = Δ 1``,
 ``∂L/∂A = Wᵀ Δ``.
+
+On a sequence ``X`` (``T × m``, one token per row: NOTATION.md's row layout) the layer acts on
+each token, ``Y = X Wᵀ + 1 bᵀ``, and with the row-major ``vec``
+
+    ∂vec(Y)/∂vec(X) = I_T ⊗ W,   ∂vec(Y)/∂vec(W) = (X ⊗ I_n) C,   ∂vec(Y)/∂b = 1_T ⊗ I_n,
+
+``C`` the commutation matrix (``vec(Wᵀ) = C vec(W)``: the transpose in ``X Wᵀ``); the compact
+backward is ``dW = dYᵀ X``, ``db = dYᵀ 1``, ``dX = dY W`` (summed over the batch).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 from typing import ClassVar
 
 import numpy as np
@@ -33,15 +42,19 @@ from .._typing import FloatArray, Matrix, Vector
 from ..activations import Activation
 from ..errors import ShapeError, message, shape_str
 from ..structured import (
-    Dense as DenseMatrix,
-)
-from ..structured import (
+    Commutation,
     Identity,
+    KronIdentity,
     KronIdentityBatch,
     KronIdentityRow,
     KronOnesBatch,
     KronWeightBatch,
+    Product,
     Structured,
+    per_example,
+)
+from ..structured import (
+    Dense as DenseMatrix,
 )
 from .base import Kind, NodeNames, Params, Shape, argument, batch_of, need, show
 
@@ -49,46 +62,54 @@ from .base import Kind, NodeNames, Params, Shape, argument, batch_of, need, show
 @dataclass(frozen=True)
 class Dense(Kind):
     """``dense(units)``: ``z = W a + b`` with ``W`` ``units × m`` and ``b`` of ``units``, on a
-    vector input of ``m``."""
+    vector input of ``m`` or on each token of a sequence ``T × m``."""
 
     units: int = argument(minimum=1, help="outputs n")
     name: ClassVar[str] = "dense"
-    summary: ClassVar[str] = "z = W a + b on a vector; ∂z/∂vec(W) = I ⊗ aᵀ, ∂z/∂b = I, ∂z/∂a = W"
+    summary: ClassVar[str] = (
+        "z = W a + b on a vector (per token on a sequence: Y = X Wᵀ + 1bᵀ); ∂z/∂vec(W) = I ⊗ aᵀ, "
+        "∂z/∂b = I, ∂z/∂a = W"
+    )
     parametric: ClassVar[bool] = True
     roles: ClassVar[tuple[str, ...]] = ("W", "b")
 
     def out_shape(self, in_shape: Shape) -> Shape:
         need(
-            len(in_shape) == 1,
+            len(in_shape) in (1, 2),
             "input",
-            "a vector",
+            "a vector or a sequence T×d",
             show(in_shape),
             "add flatten before dense",
         )
-        return (self.units,)
+        return (*in_shape[:-1], self.units)
 
     def parameter_shapes(self, in_shape: Shape) -> dict[str, Shape]:
-        return {"W": (self.units, in_shape[0]), "b": (self.units,)}
+        return {"W": (self.units, in_shape[-1]), "b": (self.units,)}
 
     def forward_cost(self, in_shape: Shape) -> int:
-        """``n·m``."""
-        return self.units * in_shape[0]
+        """``n·m`` (per token for a sequence)."""
+        return self.units * prod(in_shape)
 
     def init(self, role: str, in_shape: Shape, rng: np.random.Generator) -> FloatArray:
         """``W ~ N(0, 1/m)``, ``b ~ N(0, 0.1²)``."""
         if role == "W":
-            m = in_shape[0]
+            m = in_shape[-1]
             return np.asarray(rng.standard_normal((self.units, m)) / np.sqrt(m))
         return np.asarray(0.1 * rng.standard_normal(self.units))
 
     def forward(self, params: Params, a: FloatArray) -> FloatArray:
-        """``Z = W A + b 1ᵀ``, ``n × B``."""
+        """``Z = W A + b 1ᵀ``, ``n × B``; on sequences ``Y = X Wᵀ + 1 bᵀ`` per example."""
+        if a.ndim == 3:
+            W, b = params["W"], params["b"]
+            return np.asarray(np.einsum("ik,tkb->tib", W, a) + b[None, :, None])
         return preactivation(params["W"], params["b"], a)
 
     def jacobians(self, params: Params, a: FloatArray, out: FloatArray) -> dict[str, Structured]:
         """One example: ``I_n ⊗ aᵀ``, ``I_n``, ``W``; a batch: ``I_n ⊗ Aᵀ``, ``I_n ⊗ 1_B``,
         ``W ⊗ I_B``."""
         W, B = params["W"], batch_of(a)
+        if a.ndim == 3:
+            return self._sequence_jacobians(W, a)
         if B == 1:
             return {
                 "input": DenseMatrix(W),
@@ -101,11 +122,30 @@ class Dense(Kind):
             "b": KronOnesBatch(self.units, B),
         }
 
+    def _sequence_jacobians(self, W: Matrix, X: FloatArray) -> dict[str, Structured]:
+        """Per example ``b`` (``X_b`` its ``T × m`` tokens): ``I_T ⊗ W``, ``(X_b ⊗ I_n) C``,
+        ``1_T ⊗ I_n``; side by side over the batch."""
+        (T, m, B), n = X.shape, self.units
+        ones = np.ones((T, 1))
+        return {
+            "input": per_example([KronIdentity(T, W)] * B),
+            "W": per_example(
+                [Product((KronWeightBatch(X[:, :, b], n), Commutation(n, m))) for b in range(B)],
+                shared=True,
+            ),
+            "b": per_example([KronWeightBatch(ones, n)] * B, shared=True),
+        }
+
     def backward(
         self, params: Params, a: FloatArray, out: FloatArray, g: FloatArray, need_input: bool = True
     ) -> tuple[FloatArray | None, dict[str, FloatArray]]:
-        """``∂L/∂A = Wᵀ Δ``, ``dW = Δ Aᵀ``, ``db = Δ 1`` (sums over the batch)."""
-        back = params["W"].T @ g if need_input else None
+        """``∂L/∂A = Wᵀ Δ``, ``dW = Δ Aᵀ``, ``db = Δ 1`` (sums over the batch); on sequences
+        ``dX = dY W``, ``dW = Σ dYᵀ X``, ``db = Σ dYᵀ 1``."""
+        W = params["W"]
+        if a.ndim == 3:
+            back = np.einsum("tib,ik->tkb", g, W) if need_input else None
+            return back, {"W": np.einsum("tib,tkb->ik", g, a), "b": g.sum(axis=(0, 2))}
+        back = W.T @ g if need_input else None
         return back, {"W": g @ a.T, "b": g.sum(axis=1)}
 
     mistakes: ClassVar[dict[str, str]] = {
@@ -123,7 +163,7 @@ class Dense(Kind):
     ) -> tuple[FloatArray, dict[str, FloatArray]]:
         """``wrong_layer_activation``: ``dW = Δ a[l]ᵀ``, the layer's own activation for its
         input (only where an activation follows)."""
-        if mistake != "wrong_layer_activation" or after is None:
+        if mistake != "wrong_layer_activation" or after is None or a.ndim != 2:
             raise KeyError(mistake)
         back, grads = self.backward(params, a, out, g)
         assert back is not None
@@ -131,6 +171,12 @@ class Dense(Kind):
 
     def structure(self, role: str, node: NodeNames) -> str:
         n, B = self.units, node.batch
+        if len(node.in_shape) == 2:
+            T, each = node.in_shape[0], "" if B == 1 else " per example"
+            return {
+                "W": f"({node.input} ⊗ I_{n}) C, C: vec(Wᵀ) = C vec(W){each}",
+                "b": f"1_{T} ⊗ I_{n}{each}",
+            }.get(role, f"I_{T} ⊗ {node.parameters['W']}{each}")
         if role == "W":
             return f"I_{n} ⊗ {node.input}ᵀ" if B == 1 else f"I_{n} ⊗ {node.input.upper()}ᵀ"
         if role == "b":

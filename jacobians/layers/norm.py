@@ -46,7 +46,8 @@ class Norm(Kind):
     """The axis of the ``P × Q`` view a group runs along: 1 (a row), 0 (a column)."""
 
     def view(self, a: FloatArray) -> FloatArray:
-        """The batch-last ``a`` as ``P × Q``, one row per entry of ``γ``."""
+        """The batch-last ``a`` as ``P × Q``, one row per entry of ``γ`` (or, for a sequence's
+        layer norm, ``a`` itself: :meth:`group_axis` and :meth:`parameter_axis` say where)."""
         raise NotImplementedError
 
     def parameter_size(self, in_shape: Shape) -> int:
@@ -60,29 +61,55 @@ class Norm(Kind):
         noise = 0.1 * rng.standard_normal(shape)
         return np.asarray(1.0 + noise if role == "gamma" else noise)
 
+    def group_axis(self, V: FloatArray) -> int:
+        """The axis of the view ``V`` a group runs along (:attr:`axis` unless a kind says)."""
+        return self.axis
+
+    def parameter_axis(self, V: FloatArray) -> int:
+        """The axis of the view ``V`` that ``γ`` and ``β`` index (its rows unless a kind says)."""
+        return 0
+
+    def along(self, p: FloatArray, V: FloatArray) -> FloatArray:
+        """``γ`` or ``β`` shaped to broadcast against the view ``V``."""
+        shape = [1] * V.ndim
+        shape[self.parameter_axis(V)] = -1
+        return p.reshape(shape)
+
     def statistics(self, a: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """``x̂`` (the ``P × Q`` view) and ``σ = √(var + ε)`` (broadcastable against it)."""
+        """``x̂`` (the view) and ``σ = √(var + ε)`` (broadcastable against it)."""
         V = self.view(a)
-        mu = V.mean(axis=self.axis, keepdims=True)
-        var = ((V - mu) ** 2).mean(axis=self.axis, keepdims=True)  # biased: over m, not m − 1
+        axis = self.group_axis(V)
+        mu = V.mean(axis=axis, keepdims=True)
+        var = ((V - mu) ** 2).mean(axis=axis, keepdims=True)  # biased: over m, not m − 1
         sigma = np.sqrt(var + self.eps)
         return (V - mu) / sigma, sigma
 
     def forward(self, params: Params, a: FloatArray) -> FloatArray:
         """``y = γ ⊙ x̂ + β``."""
         xhat, _ = self.statistics(a)
-        gamma, beta = (params[r].reshape(-1, 1) for r in ("gamma", "beta"))
+        gamma, beta = (self.along(params[r], xhat) for r in ("gamma", "beta"))
         return np.asarray(gamma * xhat + beta).reshape(a.shape)
 
     def jacobians(self, params: Params, a: FloatArray, out: FloatArray) -> dict[str, Structured]:
         """``diag(γ/σ)(I − 11ᵀ/m − x̂x̂ᵀ/m)`` per group, ``x̂`` in ``γ``'s columns, ``I ⊗ 1``."""
         xhat, sigma = self.statistics(a)
-        P, Q = xhat.shape
+        axis = self.parameter_axis(xhat)
+        scale = self.along(params["gamma"], xhat) / sigma
+        beta = (
+            KronOnesBatch(*xhat.shape)
+            if xhat.ndim == 2 and axis == 0
+            else GroupColumns(np.ones_like(xhat), axis)
+        )
         return {
-            "input": Normalization(xhat, params["gamma"].reshape(-1, 1) / sigma, self.axis),
-            "gamma": GroupColumns(xhat),
-            "beta": KronOnesBatch(P, Q),
+            "input": Normalization(xhat, scale, self.group_axis(xhat)),
+            "gamma": GroupColumns(xhat, axis),
+            "beta": beta,
         }
+
+    def parameter_sums(self, G: FloatArray, xhat: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``Σ g ⊙ x̂`` and ``Σ g`` over everything but ``γ``'s axis: ``dγ`` and ``dβ``."""
+        others = tuple(i for i in range(xhat.ndim) if i != self.parameter_axis(xhat))
+        return (G * xhat).sum(axis=others), G.sum(axis=others)
 
     def backward(
         self, params: Params, a: FloatArray, out: FloatArray, g: FloatArray, need_input: bool = True
@@ -91,18 +118,17 @@ class Norm(Kind):
         xhat, sigma = self.statistics(a)
         G = g.reshape(xhat.shape)
         gamma, beta = params["gamma"], params["beta"]
-        grads = {
-            "gamma": (G * xhat).sum(axis=1).reshape(gamma.shape),
-            "beta": G.sum(axis=1).reshape(beta.shape),
-        }
+        dgamma, dbeta = self.parameter_sums(G, xhat)
+        grads = {"gamma": dgamma.reshape(gamma.shape), "beta": dbeta.reshape(beta.shape)}
         if not need_input:
             return None, grads
-        return self._back(G * gamma.reshape(-1, 1) / sigma, xhat).reshape(a.shape), grads
+        return self._back(G * self.along(gamma, xhat) / sigma, xhat).reshape(a.shape), grads
 
     def _back(self, u: FloatArray, xhat: FloatArray) -> FloatArray:
         """``u − mean(u) − x̂ ⊙ mean(u ⊙ x̂)`` over each group."""
-        mean_u = u.mean(axis=self.axis, keepdims=True)
-        mean_ux = (u * xhat).mean(axis=self.axis, keepdims=True)
+        axis = self.group_axis(xhat)
+        mean_u = u.mean(axis=axis, keepdims=True)
+        mean_ux = (u * xhat).mean(axis=axis, keepdims=True)
         return np.asarray(u - mean_u - xhat * mean_ux)
 
     def forward_cost(self, in_shape: Shape) -> int:

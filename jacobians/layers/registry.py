@@ -21,11 +21,13 @@ from typing import Any
 from ..activations import normalize
 from ..errors import InvalidValueError, message, unknown_name
 from .activation import activation_kinds
+from .attention import Attention
 from .base import Kind, spec_value
 from .batchnorm import BatchNorm
 from .conv2d import Conv2d
 from .dense import Dense
 from .dropout import Dropout
+from .embedding import Embedding
 from .flatten import Flatten
 from .layernorm import LayerNorm
 from .pool import AvgPool, MaxPool
@@ -41,6 +43,8 @@ KINDS: dict[str, type[Kind]] = {
     "layernorm": LayerNorm,
     "dropout": Dropout,
     "residual": Residual,
+    "embedding": Embedding,
+    "attention": Attention,
     **dict(activation_kinds()),
 }
 """Every layer kind by its spec name."""

@@ -19,6 +19,12 @@ Jacobian                      class                       ``v @ J`` for a row ``
 conv input (Toeplitz)         :class:`Correlation`        the transposed correlation of ``v``
 pooling                       :class:`Selection`,         ``v`` scattered back to the window
                               :class:`Averaging`
+softmax per row (attention)   :class:`RowSoftmax`         ``u ⊙ a_r − (u·a_r) a_r`` per row
+``vec(Mᵀ) = C vec(M)``        :class:`Commutation`        ``v`` transposed back
+a chain, paths added          :class:`Product`,           through each factor, each path
+                              :class:`Sum`
+examples side by side         :class:`BatchDiagonal`,     each example's block
+                              :class:`BatchStack`
 any other (``W``, ``∂L/∂ŷ``)  :class:`Dense`              ``v @ M``
 ============================  ==========================  ==================================
 
@@ -28,12 +34,15 @@ CSR, ``I_n ⊗ aᵀ`` built directly; a factor that is dense by nature, ``W``, s
 
 One module per kind of structure: :mod:`.base` (the protocol, :class:`Dense`,
 :class:`Identity`, :class:`Diagonal`, :func:`represent`), :mod:`.kron`, :mod:`.softmax`,
-:mod:`.convolution`, :mod:`.gather`; this package gathers their names.
+:mod:`.convolution`, :mod:`.gather`, :mod:`.normalization`, :mod:`.skip`, :mod:`.compose`,
+:mod:`.commutation`; this package gathers their names.
 """
 
 from __future__ import annotations
 
 from .base import REPRESENTATIONS, Dense, Diagonal, Identity, Structured, represent, to_dense
+from .commutation import Commutation
+from .compose import BatchDiagonal, BatchStack, Product, Sum, per_example
 from .convolution import Correlation
 from .gather import Averaging, Gather, Selection, averaging, selection
 from .kron import (
@@ -46,11 +55,14 @@ from .kron import (
     kron_identity_fill,
 )
 from .skip import SkipSum
-from .softmax import SoftmaxBatch, SoftmaxJacobian
+from .softmax import RowSoftmax, SoftmaxBatch, SoftmaxJacobian
 
 __all__ = [
     "REPRESENTATIONS",
     "Averaging",
+    "BatchDiagonal",
+    "BatchStack",
+    "Commutation",
     "Correlation",
     "Dense",
     "Diagonal",
@@ -62,13 +74,17 @@ __all__ = [
     "KronOnesBatch",
     "KronRowIdentity",
     "KronWeightBatch",
+    "Product",
+    "RowSoftmax",
     "Selection",
     "SkipSum",
     "SoftmaxBatch",
     "SoftmaxJacobian",
     "Structured",
+    "Sum",
     "averaging",
     "kron_identity_fill",
+    "per_example",
     "represent",
     "selection",
     "to_dense",

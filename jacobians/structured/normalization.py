@@ -60,29 +60,36 @@ class Normalization(Structured):
 
 @dataclass(frozen=True)
 class GroupColumns(Structured):
-    """``J[(p, q), p] = values[p, q]`` (``P·Q × P``): ``∂vec(y)/∂γ`` of a normalization, with
-    ``values = x̂`` viewed as ``P × Q``; ``v @ J`` sums ``v ⊙ x̂`` over each row's ``Q``."""
+    """``J[i, p] = values[i]`` where ``p`` is entry ``i``'s index along ``axis`` (rows: every
+    entry of ``values``; columns: ``values.shape[axis]``): ``∂vec(y)/∂γ`` of a normalization
+    with ``values = x̂`` (``∂vec(y)/∂β`` with ones). For the ``P × Q`` view and ``axis = 0``,
+    ``x̂[p, q]`` in column ``p`` of row ``(p, q)``; ``v @ J`` sums ``v ⊙ values`` over every
+    axis but ``axis``."""
 
     values: FloatArray
+    axis: int = 0
     name: ClassVar[str] = "x̂ per γ"
 
     @property
     def shape(self) -> tuple[int, int]:
-        P, Q = self.values.shape
-        return P * Q, P
+        return self.values.size, self.values.shape[self.axis]
+
+    def columns(self) -> np.ndarray:
+        """Each row's column: its entry's index along ``axis``."""
+        return np.asarray(np.indices(self.values.shape)[self.axis].reshape(-1))
 
     def vjp(self, v: Matrix) -> Matrix:
         k = v.shape[0]
-        return np.asarray((np.asarray(v).reshape(k, *self.values.shape) * self.values).sum(axis=2))
+        product = np.asarray(v).reshape(k, *self.values.shape) * self.values
+        others = tuple(i + 1 for i in range(self.values.ndim) if i != self.axis)
+        return np.asarray(product.sum(axis=others))
 
     def dense(self) -> Matrix:
-        P, Q = self.values.shape
-        out = np.zeros((P, Q, P))
-        out[np.arange(P), :, np.arange(P)] = self.values
-        return out.reshape(P * Q, P)
+        out = np.zeros(self.shape)
+        out[np.arange(self.values.size), self.columns()] = self.values.reshape(-1)
+        return out
 
     def sparse(self) -> sps.csr_array:
-        P, Q = self.values.shape
-        columns = np.repeat(np.arange(P), Q)
-        indptr = np.arange(P * Q + 1)
-        return sps.csr_array((self.values.reshape(-1), columns, indptr), shape=self.shape)
+        indptr = np.arange(self.values.size + 1)
+        data = self.values.reshape(-1)
+        return sps.csr_array((data, self.columns(), indptr), shape=self.shape)

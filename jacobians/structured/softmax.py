@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sps
 
 from .._typing import Matrix, Vector
 from .base import Structured
@@ -54,3 +55,37 @@ class SoftmaxBatch(Structured):
         n, B = self.S.shape
         vs = v.reshape(v.shape[0], n, B) * self.S
         return np.asarray((vs - self.S * vs.sum(axis=1, keepdims=True)).reshape(v.shape[0], -1))
+
+
+@dataclass(frozen=True)
+class RowSoftmax(Structured):
+    """Softmax over each row of an ``R × C`` matrix (attention's ``A = softmax(S)``): with the
+    row-major ``vec`` the rows are consecutive, so the Jacobian is block diagonal, one
+    ``diag(a_r) − a_r a_rᵀ`` per row; ``v @ J`` per row is ``u ⊙ a_r − (u·a_r) a_r``."""
+
+    A: Matrix
+    name: ClassVar[str] = "softmax per row"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.A.size, self.A.size
+
+    def block(self, r: int) -> Matrix:
+        """Row ``r``'s block, ``C × C``."""
+        a = self.A[r]
+        return np.diag(a) - np.outer(a, a)
+
+    def dense(self) -> Matrix:
+        rows, cols = self.A.shape
+        out = np.zeros((rows, cols, rows, cols))
+        for r in range(rows):
+            out[r, :, r, :] = self.block(r)
+        return out.reshape(rows * cols, rows * cols)
+
+    def sparse(self) -> sps.csr_array:
+        return sps.csr_array(sps.block_diag([self.block(r) for r in range(self.A.shape[0])]))
+
+    def vjp(self, v: Matrix) -> Matrix:
+        k = v.shape[0]
+        U = np.asarray(v).reshape(k, *self.A.shape) * self.A
+        return np.asarray((U - self.A * U.sum(axis=2, keepdims=True)).reshape(k, -1))
