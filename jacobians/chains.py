@@ -251,7 +251,10 @@ def _reverse_values(net: Network, jac: dict[str, Any], head: list[Factor]) -> di
             if node.kind.roles:
                 out[f"delta{node.label}"] = value
                 for role in node.kind.roles:
-                    out[f"d{node.parameters[role]}"] = value @ jac[node.jacobian_name(role)]
+                    row = value
+                    for name in node.parameter_factors(role):  # a layer's steps one by one
+                        row = row @ jac[name]
+                    out[f"d{node.parameters[role]}"] = row
             if node.inner:
                 walk(node.inner, value @ jac[skip_name(node)])
             if j > lowest:

@@ -204,6 +204,15 @@ class Node:
             return self.input
         return self.parameters.get(local) or f"{local}{self.label}"
 
+    def parameter_factors(self, role: str) -> list[str]:
+        """The factors of ``∂out/∂θ`` in a chain: the layer's Jacobian ``J_z2_W2``, or, for a
+        layer made of steps, their Jacobians (``J_a1_A1``, ``J_A1_S1``, ``J_S1_Q1``,
+        ``J_Q1_Wq1``)."""
+        steps = self.kind.role_steps.get(role)
+        if steps is None:
+            return [self.jacobian_name(role)]
+        return [self.jacobian_name(step) for step in steps]
+
     def jacobian_name(self, role: str) -> str:
         """``J_z2_a1`` for the input, ``J_z2_W2`` for a parameter, ``J_A2_S2`` for a step
         ``A_S`` of the layer."""

@@ -103,7 +103,7 @@ def chain_names(net: Network, target: Target, fused: bool = False) -> list[str]:
     """Every factor of ``target``'s chain, loss side first."""
     names = head_names(net, fused) + below(net)[target.node.output]
     if target.role is not None:
-        names.append(target.node.jacobian_name(target.role))
+        names.extend(target.node.parameter_factors(target.role))
     return names
 
 

@@ -126,6 +126,12 @@ class Attention(Kind):
         if self.d_v == self.d_k:  # one spelling: attention(2) is attention(2, d_v=2)
             object.__setattr__(self, "d_v", None)
 
+    role_steps: ClassVar[dict[str, tuple[str, ...]]] = {
+        "Wq": ("Y_A", "A_S", "S_Q", "Q_Wq"),
+        "Wk": ("Y_A", "A_S", "S_K", "K_Wk"),
+        "Wv": ("Y_V", "V_Wv"),
+    }
+
     @property
     def width_v(self) -> int:
         """``d_v``: the values' width (``d_k`` unless given)."""

@@ -113,6 +113,10 @@ class Kind:
     output, ``X`` its input, a role its parameter, any other name an intermediate of the layer
     (shaped by :meth:`part_shapes`). :meth:`jacobians` returns each under ``"Y_A"``, and the
     layer's own Jacobians are products and sums of them."""
+    role_steps: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """For a layer made of steps, the chain of step Jacobians that makes ``∂Y/∂θ`` for a
+    parameter role (attention's ``Wq``: ``("Y_A", "A_S", "S_Q", "Q_Wq")``): a gradient's chain
+    shows, counts and multiplies these instead of their product."""
 
     @property
     def inner_kinds(self) -> tuple[Kind, ...]:
