@@ -52,6 +52,17 @@ FIGURES: dict[str, list[str]] = {
         "--layers",
         "dense(3), relu, residual(dense(3), tanh), dense(1), sigmoid",
     ],
+    "attention.png": [
+        "jacobians",
+        "--input",
+        "4x3",
+        "--layers",
+        "attention(2, d_v=3)",
+        "--loss",
+        "sum",
+        "--seed",
+        "1",
+    ],
 }
 
 
