@@ -99,9 +99,8 @@ class Dense(Kind):
 
     def forward(self, params: Params, a: FloatArray) -> FloatArray:
         """``Z = W A + b 1ᵀ``, ``n × B``; on sequences ``Y = X Wᵀ + 1 bᵀ`` per example."""
-        if a.ndim == 3:
-            W, b = params["W"], params["b"]
-            return np.asarray(np.einsum("ik,tkb->tib", W, a) + b[None, :, None])
+        if a.ndim == 3:  # (n, m) @ (T, m, B): one product per token, B examples at once
+            return np.asarray(np.matmul(params["W"], a) + params["b"][None, :, None])
         return preactivation(params["W"], params["b"], a)
 
     def jacobians(self, params: Params, a: FloatArray, out: FloatArray) -> dict[str, Structured]:
@@ -143,8 +142,9 @@ class Dense(Kind):
         ``dX = dY W``, ``dW = Σ dYᵀ X``, ``db = Σ dYᵀ 1``."""
         W = params["W"]
         if a.ndim == 3:
-            back = np.einsum("tib,ik->tkb", g, W) if need_input else None
-            return back, {"W": np.einsum("tib,tkb->ik", g, a), "b": g.sum(axis=(0, 2))}
+            back = np.matmul(W.T, g) if need_input else None
+            dW = np.tensordot(g, a, axes=([0, 2], [0, 2]))  # Σ over tokens and examples
+            return back, {"W": dW, "b": g.sum(axis=(0, 2))}
         back = W.T @ g if need_input else None
         return back, {"W": g @ a.T, "b": g.sum(axis=1)}
 
