@@ -130,3 +130,101 @@ def stack(blocks: list[np.ndarray]) -> np.ndarray:
         for r in range(rows):
             out[r * B + b] = J[r]
     return out
+
+
+# --- sequences (T × d, one token per row): embedding, attention, dense and layer norm ---------
+
+
+def matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``(A B)[i, j] = Σ_k A[i, k] B[k, j]``, entry by entry."""
+    n, m = A.shape
+    p = B.shape[1]
+    out = np.zeros((n, p))
+    for i in range(n):
+        for j in range(p):
+            total = 0.0
+            for k in range(m):
+                total += A[i, k] * B[k, j]
+            out[i, j] = total
+    return out
+
+
+def lookup(ids: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """``Y[t] = E[ids[t]]``: row ``t`` of the output is the table's row of token ``t``."""
+    Y = np.zeros((len(ids), E.shape[1]))
+    for t, token in enumerate(ids):
+        for j in range(E.shape[1]):
+            Y[t, j] = E[int(token), j]
+    return Y
+
+
+def scores(Q: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """``S[t, u] = Σ_k Q[t, k] K[u, k] / √d_k``: query ``t`` against key ``u``."""
+    T, d_k = Q.shape
+    S = np.zeros((T, K.shape[0]))
+    for t in range(T):
+        for u in range(K.shape[0]):
+            total = 0.0
+            for k in range(d_k):
+                total += Q[t, k] * K[u, k]
+            S[t, u] = total / np.sqrt(d_k)
+    return S
+
+
+def softmax_rows(S: np.ndarray, causal: bool) -> np.ndarray:
+    """``A[t, u] = exp(S[t, u]) / Σ_v exp(S[t, v])`` over the keys ``u`` row ``t`` may see (all,
+    or ``u ≤ t`` when ``causal``); the others are 0."""
+    T, U = S.shape
+    A = np.zeros((T, U))
+    for t in range(T):
+        seen = [u for u in range(U) if not causal or u <= t]
+        top = max(S[t, u] for u in seen)
+        total = sum(np.exp(S[t, u] - top) for u in seen)
+        for u in seen:
+            A[t, u] = np.exp(S[t, u] - top) / total
+    return A
+
+
+def attention(
+    X: np.ndarray, Wq: np.ndarray, Wk: np.ndarray, Wv: np.ndarray, causal: bool
+) -> dict[str, np.ndarray]:
+    """Single-head self-attention of one example ``X`` (``T × d``), every step by loops:
+    ``Q = X Wq``, ``K = X Wk``, ``V = X Wv``, ``S = Q Kᵀ/√d_k``, ``A`` the softmax of each row
+    of ``S`` (masked above the diagonal when ``causal``), ``Y = A V``."""
+    Q, K, V = matmul(X, Wq), matmul(X, Wk), matmul(X, Wv)
+    S = scores(Q, K)
+    A = softmax_rows(S, causal)
+    return {"X": X, "Q": Q, "K": K, "V": V, "S": S, "A": A, "Y": matmul(A, V)}
+
+
+def dense_tokens(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``Y[t, i] = Σ_k W[i, k] X[t, k] + b[i]``: the same dense layer on every token."""
+    T, m = X.shape
+    Y = np.zeros((T, W.shape[0]))
+    for t in range(T):
+        for i in range(W.shape[0]):
+            Y[t, i] = sum(W[i, k] * X[t, k] for k in range(m)) + b[i]
+    return Y
+
+
+def layernorm_tokens(X: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
+    """Each token over its ``d`` features: ``μ``, biased ``σ² = Σ (x − μ)²/d``,
+    ``y = γ ⊙ (x − μ)/√(σ² + ε) + β``."""
+    T, d = X.shape
+    Y = np.zeros((T, d))
+    for t in range(T):
+        mean = sum(X[t, j] for j in range(d)) / d
+        var = sum((X[t, j] - mean) ** 2 for j in range(d)) / d
+        for j in range(d):
+            Y[t, j] = gamma[j] * (X[t, j] - mean) / np.sqrt(var + eps) + beta[j]
+    return Y
+
+
+def commutation(m: int, n: int) -> np.ndarray:
+    """``C`` with ``vec(Mᵀ) = C vec(M)`` for ``M`` of ``m × n`` (row-major ``vec``): entry
+    ``j·m + i`` of ``vec(Mᵀ)`` is ``M[i, j]``, entry ``i·n + j`` of ``vec(M)``."""
+    C = np.zeros((n * m, m * n))
+    for i in range(m):
+        for j in range(n):
+            C[j * m + i, i * n + j] = 1.0
+    return C

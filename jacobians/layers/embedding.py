@@ -71,9 +71,10 @@ class Embedding(Kind):
         bad = ~finite | (x != np.round(np.where(finite, x, 0))) | (x < 0) | (x >= self.vocabulary)
         if bad.any():
             where = tuple(int(i) for i in np.argwhere(bad)[0])
+            named = where[:1] if x.shape[-1] == 1 else where  # one example: x[t], as it is written
             raise InvalidValueError(
                 message(
-                    f"x{list(where)}",
+                    f"x{list(named)}",
                     f"a token id: a whole number in 0 … {self.vocabulary - 1} "
                     f"(the vocabulary has V = {self.vocabulary})",
                     repr(float(x[where])),

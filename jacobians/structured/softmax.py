@@ -83,7 +83,9 @@ class RowSoftmax(Structured):
         return out.reshape(rows * cols, rows * cols)
 
     def sparse(self) -> sps.csr_array:
-        return sps.csr_array(sps.block_diag([self.block(r) for r in range(self.A.shape[0])]))
+        out = sps.csr_array(sps.block_diag([self.block(r) for r in range(self.A.shape[0])]))
+        out.eliminate_zeros()  # a masked (causal) entry has a = 0: its row and column are 0
+        return out
 
     def vjp(self, v: Matrix) -> Matrix:
         k = v.shape[0]
