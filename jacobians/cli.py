@@ -487,6 +487,7 @@ examples:
   jacobians exercises new walkthrough --seed 17 -o student17.toml     a per-student variant
   jacobians exercises new network --sizes 2,3,2 --activations tanh,softmax --loss ce --batch 4
   jacobians exercises new cnn -o cnn.toml                 convolution and pooling as matrices
+  jacobians exercises new attention -o attention.toml     self-attention, one step at a time
   jacobians exercises solve walkthrough.toml --json > key.json
 """
 
@@ -528,11 +529,13 @@ def _add_exercise_commands(sub: Any) -> None:
         help="write a built-in set as an exercise file",
         description="Write a built-in exercise set as TOML: walkthrough, foundations, cnn (a "
         "small convolutional network), batchnorm (a batch of 4, coupled), residual (a residual "
-        "block), or network (any architecture, with --sizes --activations --loss --batch, or "
-        "--input --layers).",
+        "block), attention (self-attention on a 3x2 sequence), or network (any architecture, "
+        "with --sizes --activations --loss --batch, or --input --layers).",
     )
     new.add_argument(
-        "name", metavar="NAME", help="walkthrough, foundations, cnn, batchnorm, residual or network"
+        "name",
+        metavar="NAME",
+        help="walkthrough, foundations, cnn, batchnorm, residual, attention or network",
     )
     new.add_argument(
         "--seed",

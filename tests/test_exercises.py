@@ -20,6 +20,7 @@ from jacobians.exercises.key import close, problems
 from jacobians.exercises.mistakes import MISTAKES
 from jacobians.exercises.sandbox import TimeLimitError, run_limited
 from jacobians.exercises.sets import (
+    attention,
     batchnorm,
     cnn,
     foundations,
@@ -44,6 +45,14 @@ SETS = {
     "batchnorm": batchnorm(),
     "batchnorm-2": batchnorm(2),
     "residual": residual(),
+    "attention": attention(),
+    "attention-4": attention(4),
+    "layers-attention": network_exercise(
+        layers="embedding(5, 2), attention(2, causal=true), flatten, dense(1), sigmoid",
+        input_shape="3",
+        loss="bce",
+        seed=2,
+    ),
     "layers-dropout": network_exercise(
         layers="dense(4), relu, dropout(0.5), dense(2), softmax", input_shape="3", loss="ce", seed=4
     ),

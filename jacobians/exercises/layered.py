@@ -9,10 +9,18 @@ The dense walk-through network keeps its own tables in :mod:`.quantities` and
   ``dW1``, ``db1``), and for one example every Jacobian (``J_z1_W1``, ``J_a2_a1``, …, the first
   layer's ``J_z1_a0`` included) and every row ``∂L/∂t`` (``J_L_a1``: the gradient reaching the
   pooling's input, ``J_L_a0``: the one that comes through the convolution);
+- a layer made of steps (attention, :attr:`~jacobians.layers.base.Kind.parts`) adds its
+  intermediates (``Q1 K1 V1 S1 A1``), each example's gradient at each (``dV1``: ``∂L/∂V[1]``
+  in ``V1``'s shape, like ``delta1``), its steps' Jacobians (``J_A1_S1``) and, for a step
+  whose Jacobian is one block per row, each row's block (``J_A1_S1_row2``, the softmax of
+  row 2: ``diag(a_2) − a_2 a_2ᵀ``);
 - a tensor is written in its own shape (an image ``C × H × W``, or ``C × H × W × B`` for a
   batch), a vector as a column (``n × B``), a bias as a column, a weight in its own shape
   (``C_out × C_in × k × k`` for a convolution) — nested lists in an answers file;
-- the reference values come from the Jacobian route (explicit chains of dense Jacobians);
+- the reference values come from the Jacobian route (explicit chains of dense Jacobians),
+  but for the intermediates' gradients, which have no chain of their own there: those come
+  from the layer's compact backward (:meth:`~jacobians.layers.base.Kind.intermediate_gradients`,
+  checked against the steps' Jacobians by the tests);
 - the mistake models are those each kind declares for its backward pass
   (:attr:`jacobians.layers.base.Kind.mistakes`: the kernel not flipped, a window's gradient sent
   to every entry, …), propagated through the compact backward pass of the rest of the
@@ -28,10 +36,10 @@ from math import prod
 import numpy as np
 
 from .._typing import FloatArray, Matrix
-from ..backprop import backward_steps
+from ..backprop import Step, backward_steps
 from ..batchchain import batch_jacobians
 from ..chains import example_jacobians, jacobian_route
-from ..network import Network, Node, cost, display, forward
+from ..network import Cache, Network, Node, cost, display, forward
 from ..parameters import Parameters
 from ..paths import chained, coupled, jacobian_shapes, skip_name
 
@@ -83,22 +91,29 @@ def layer_quantities(net: Network, batch: int, has_y: bool) -> dict[str, Entry]:
     for name, shape in net.state_shapes.items():
         tensor(name, shape, "given")
     for node in net.all_nodes:
+        for name, shape in intermediate_shapes(node).items():
+            tensor(name, shape, "forward")
         tensor(node.output, node.out_shape, "forward")
     tensor("yhat", net.output_shape, "forward")
     out["L"] = Entry((1, 1), "the cost L is a number", "forward")
-    for node in reversed(net.parametric):
-        l = node.label
-        out[f"delta{l}"] = Entry(
-            tensor_shape(node.out_shape, batch),
-            f"delta{l} = (∂L/∂{node.output})ᵀ has the shape of {node.output}",
-            "gradient",
-        )
-        for name in node.parameters.values():
-            shape = parameter_shape(net.parameter_shapes[name])
-            why = f"a gradient has the shape of its parameter: d{name} is like {name}"
-            out[f"d{name}"] = Entry(shape, why, "gradient")
+    for node in reversed(net.all_nodes):
+        if node.kind.roles:
+            l = node.label
+            out[f"delta{l}"] = Entry(
+                tensor_shape(node.out_shape, batch),
+                f"delta{l} = (∂L/∂{node.output})ᵀ has the shape of {node.output}",
+                "gradient",
+            )
+            for name in node.parameters.values():
+                shape = parameter_shape(net.parameter_shapes[name])
+                why = f"a gradient has the shape of its parameter: d{name} is like {name}"
+                out[f"d{name}"] = Entry(shape, why, "gradient")
+        for name, shape in reversed(intermediate_shapes(node).items()):
+            why = f"d{name} is ∂L/∂{name} written in the shape of {name}"
+            out[f"d{name}"] = Entry(tensor_shape(shape, batch), why, "gradient")
     if batch == 1 or coupled(net):  # a coupled batch has its batch Jacobians, and only them
         known = {"L", *net.shapes, *net.parameter_shapes}
+        known.update(n for node in net.all_nodes for n in intermediate_shapes(node))
         whole = "" if batch == 1 else f" of the whole batch of {batch}"
         for name, (rows, cols) in jacobian_shapes_all(net, batch).items():
             of, by = split_jacobian(name, known)
@@ -107,6 +122,90 @@ def layer_quantities(net: Network, batch: int, has_y: bool) -> dict[str, Entry]:
                 f"{_entries(of)} has {rows}, {_entries(by)} has {cols}"
             )
             out[name] = Entry((rows, cols), why, "jacobian")
+    if batch == 1:
+        for node in net.all_nodes:
+            for name, (part, t) in row_block_names(node).items():
+                of, by = (node.tensor(n) for n in part.split("_", 1))
+                rows, cols = block_shape(node, part)
+                why = (
+                    f"row {t}'s block of {node.jacobian_name(part)} has one row per entry of a "
+                    f"row of {of} and one column per entry of a row of {by}: {rows} and {cols}"
+                )
+                out[name] = Entry((rows, cols), why, "jacobian")
+    return out
+
+
+# --- layers made of steps: their intermediates, and each row's block --------------------
+
+
+def intermediate_shapes(node: Node) -> dict[str, Shape]:
+    """One example's shape of each intermediate of a layer made of steps, by tensor name
+    (attention's ``Q1``, ``K1``, ``V1``, ``S1``, ``A1``); empty for every other layer."""
+    return {node.tensor(k): v for k, v in node.kind.part_shapes(node.in_shape).items()}
+
+
+def row_block_names(node: Node) -> dict[str, tuple[str, int]]:
+    """``J_A1_S1_row2`` → ``("A_S", 2)``: each row's block of a step whose Jacobian is one
+    block per row (:attr:`~jacobians.layers.base.Kind.row_blocks`), rows from 1."""
+    out: dict[str, tuple[str, int]] = {}
+    for of, by in node.kind.row_blocks:
+        part = f"{of}_{by}"
+        rows = node.kind.part_shapes(node.in_shape)[of][0]
+        for t in range(1, rows + 1):
+            out[f"{node.jacobian_name(part)}_row{t}"] = (part, t)
+    return out
+
+
+def block_shape(node: Node, part: str) -> tuple[int, int]:
+    """A row's block of ``part``: one row per entry of a row of its output, one column per
+    entry of a row of its input."""
+    shapes = node.kind.part_shapes(node.in_shape)
+    of, by = part.split("_", 1)
+    return shapes[of][1], shapes[by][1]
+
+
+def row_block(J: Matrix, node: Node, part: str, t: int) -> Matrix | None:
+    """Row ``t``'s (from 1) block of the step Jacobian ``J``, or ``None`` when ``J`` is not
+    block diagonal by rows (a softmax taken over columns has no row blocks)."""
+    rows, cols = block_shape(node, part)
+    blocks = J.shape[0] // rows
+    inside = np.zeros(J.shape, dtype=bool)
+    for r in range(blocks):
+        inside[r * rows : (r + 1) * rows, r * cols : (r + 1) * cols] = True
+    if np.any(J[~inside] != 0):
+        return None
+    return np.asarray(J[(t - 1) * rows : t * rows, (t - 1) * cols : t * cols])
+
+
+def intermediate_values(net: Network, params: Parameters, cache: Cache) -> dict[str, FloatArray]:
+    """Every intermediate of the layers made of steps (``A1``) and each example's gradient at
+    it (``dA1``), batch last, by the layers' compact backward."""
+    out: dict[str, FloatArray] = {}
+    nodes = {node.output: node for node in net.all_nodes if intermediate_shapes(node)}
+    if not nodes:
+        return out
+    for node in nodes.values():
+        values = node.kind.intermediates(params.of(node), cache.values[node.input])
+        out.update({node.tensor(k): v for k, v in values.items()})
+    for step in backward_steps(net, params, cache):
+        node = step.node
+        if node.output in nodes:
+            grads = node.kind.intermediate_gradients(
+                params.of(node), cache.values[node.input], step.g
+            )
+            out.update({f"d{node.tensor(k)}": v for k, v in grads.items()})
+    return out
+
+
+def gradient_order(net: Network) -> dict[str, tuple[int, int]]:
+    """``dA1 → (1, 0)``, ``dS1 → (1, 1)``, …, ``dWq1 → (1, 5)``: each gradient inside a layer
+    (its intermediates', then its parameters') with the layer (as ``int`` reads the label, the
+    way :func:`~.quantities.allowed_names` reads ``delta``'s) and the place where the backward
+    pass meets it."""
+    out: dict[str, tuple[int, int]] = {}
+    for node in net.all_nodes:
+        names = [*reversed(intermediate_shapes(node)), *node.parameters.values()]
+        out.update({f"d{n}": (int(node.label), i) for i, n in enumerate(names)})
     return out
 
 
@@ -140,7 +239,8 @@ def jacobian_shapes_all(net: Network, batch: int = 1) -> dict[str, tuple[int, in
     parameter ``t``."""
     shapes = dict(jacobian_shapes(net, first_input=True, batch=batch))
     for name, shape in net.shapes.items():
-        shapes[f"J_L_{name}"] = (1, prod(shape) * batch)
+        if name != "a0" or net.nodes[0].kind.differentiable_input:  # not an embedding's ids
+            shapes[f"J_L_{name}"] = (1, prod(shape) * batch)
     for name, shape in net.parameter_shapes.items():
         shapes[f"J_L_{name}"] = (1, prod(shape))
     return shapes
@@ -177,7 +277,14 @@ def layer_values(net: Network, params: Parameters) -> dict[str, Matrix]:
     deltas = vectorized_route(net, params).deltas
     for node in net.parametric:
         out[f"delta{node.label}"] = as_tensor(deltas[f"delta{node.label}"], node.out_shape, B)
+    out.update(_inside(net, intermediate_values(net, params, cache), B))
     return out
+
+
+def _inside(net: Network, values: dict[str, FloatArray], batch: int) -> dict[str, Matrix]:
+    """Intermediates and their gradients (``A1``, ``dA1``) in exercise shapes."""
+    shapes = {n: s for node in net.all_nodes for n, s in intermediate_shapes(node).items()}
+    return {k: as_tensor(v, shapes.get(k) or shapes[k[1:]], batch) for k, v in values.items()}
 
 
 def layer_references(net: Network, params: Parameters) -> dict[str, Matrix]:
@@ -200,6 +307,12 @@ def layer_references(net: Network, params: Parameters) -> dict[str, Matrix]:
             jac = batch_jacobians(net, params, "dense", first_input=True)
         out.update({k: np.asarray(v, dtype=np.float64) for k, v in jac.items()})
         out.update(loss_rows(net, jac))
+        if B == 1:
+            for node in net.all_nodes:
+                for name, (part, t) in row_block_names(node).items():
+                    block = row_block(out[node.jacobian_name(part)], node, part, t)
+                    assert block is not None  # the layer's own Jacobian is block diagonal
+                    out[name] = block
         for name in net.parameter_names:
             out[f"J_L_{name}"] = out[f"d{name}"].reshape(1, -1)
     return out
@@ -225,8 +338,8 @@ def loss_rows(net: Network, jac: dict[str, object]) -> dict[str, Matrix]:
             rows[f"J_L_{node.output}"] = row
             if node.inner:
                 walk(node.inner, row @ dense(skip_name(node)), False)
-            if j == 0 and not outer:
-                return  # the block's input: the block's I + J_f gives its row
+            if j == 0 and (not outer or not node.kind.differentiable_input):
+                return  # the block's input (its I + J_f gives its row), or token ids
             row = row @ dense(node.jacobian_name("input"))
             rows[f"J_L_{node.input}"] = row
 
@@ -248,7 +361,8 @@ def mistaken_values(
     uncropped padding) stops the walk, and every one where the mistake does not apply."""
     B, joint = params.batch, coupled(net) is not None
     out: dict[str, Matrix] = {}
-    steps = backward_steps(net, params, forward(net, params), mistake=(node.output, mistake))
+    cache = forward(net, params)
+    steps = backward_steps(net, params, cache, mistake=(node.output, mistake))
     reached = False
     try:
         for step in steps:
@@ -262,8 +376,32 @@ def mistaken_values(
                 out[f"delta{at.label}"] = as_tensor(step.g, at.out_shape, B)
             if step.back is not None and (B == 1 or joint):
                 out[f"J_L_{at.input}"] = step.back.reshape(1, -1) / B  # ∂J/∂vec(input)
+            if intermediate_shapes(at):
+                out.update(_mistaken_inside(net, params, cache, step, node, mistake))
     except KeyError:  # the mistake cannot be made here (a[l] where no activation follows)
         return {}
+    return out
+
+
+def _mistaken_inside(
+    net: Network, params: Parameters, cache: Cache, step: Step, node: Node, mistake: str
+) -> dict[str, Matrix]:
+    """A layer made of steps below (or at) a mistake: its intermediates' gradients from the
+    gradient that reached it; at the mistake, the mistake made in them too, and (one example)
+    its steps' Jacobians and their row blocks as the student writes them."""
+    at, B = step.node, params.batch
+    wrong = mistake if at.output == node.output else None
+    a = cache.values[at.input]
+    grads = at.kind.intermediate_gradients(params.of(at), a, step.g, wrong)
+    out = _inside(net, {f"d{at.tensor(k)}": v for k, v in grads.items()}, B)
+    if wrong is None or B != 1:
+        return out
+    parts = at.kind.mistaken_parts(wrong, params.of(at), a)
+    out.update({at.jacobian_name(k): J for k, J in parts.items()})
+    for name, (part, t) in row_block_names(at).items():
+        block = row_block(parts[part], at, part, t) if part in parts else None
+        if block is not None:
+            out[name] = block
     return out
 
 

@@ -324,7 +324,9 @@ _LAYER = re.compile(r"^(delta|dW|db|J_L_z|J_L_a|J_L_W|J_L_b)(\d+)$")
 def allowed_names(problem: Problem, name: str) -> list[str]:
     """The names a symbolic answer to ``name`` may use by default: the given and forward
     values, and the deltas of deeper layers (for ``dW2``, ``db2``, ``J_L_W2``, ``J_L_b2``, also
-    ``delta2``); never the quantity itself or another name for it."""
+    ``delta2``); inside a layer made of steps, the gradients its backward pass meets first
+    (``dS1`` may use ``delta1`` and ``dA1``, ``dWq1`` also ``dQ1``); never the quantity itself
+    or another name for it."""
     env = environment(problem)
     if isinstance(problem, RowProblem):
         return [k for k in env if k != name]
@@ -335,11 +337,22 @@ def allowed_names(problem: Problem, name: str) -> list[str]:
     if match:
         layer = int(match.group(2))
         lowest = layer if match.group(1) in ("dW", "db", "J_L_W", "J_L_b") else layer + 1
+    inside: dict[str, tuple[int, int]] = {}
+    if not problem.net.is_dense:  # dWq1 and dV1 may use delta1; dS1 dA1, but not dQ1
+        from .layered import gradient_order
+
+        inside = gradient_order(problem.net)
+    here = inside.get(name, (lowest, len(inside)))
+    lowest = here[0]
     out = []
     for k in env:
         if k in same:
             continue
         if k.startswith("delta") and int(k[5:]) < lowest:
             continue
+        if k in inside:
+            layer, place = inside[k]
+            if layer < lowest or (layer == lowest and place >= here[1]):
+                continue  # a gradient inside a layer below, or one met after this one
         out.append(k)
     return out

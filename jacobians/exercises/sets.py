@@ -7,7 +7,10 @@
 - ``network``: the same questions for any architecture (``sizes``, ``activations``, ``loss``,
   ``batch``; or ``layers`` and ``input_shape``, a sequence of any layer kinds);
 - ``cnn``: a small convolutional network, one example: the im2row Jacobian, ``dW1``, ``db1``,
-  the pooling Jacobian, and the gradient through the pooling and through the convolution.
+  the pooling Jacobian, and the gradient through the pooling and through the convolution;
+- ``batchnorm``, ``residual``: a batch coupled by batch norm, a residual block;
+- ``attention``: single-head self-attention on a ``3 × 2`` sequence: the gradients at ``V``,
+  ``A`` and ``S``, ``dWq``, the softmax block of one row and ``dX``, its mistakes diagnosed.
 
 A variant's values come from its seed, and are drawn again (deterministically: attempt ``k``
 uses the generator seeded with ``(seed, k)``) until every question discriminates
@@ -35,6 +38,7 @@ from ..network import (
 from ..paths import coupled
 from .exercise import Exercise, ExerciseFileError, Question, _ColumnMaker, _RowMaker
 from .key import problems
+from .layered import intermediate_shapes
 from .quantities import ColumnProblem, RowProblem
 
 MAX_DRAWS = 200
@@ -51,6 +55,8 @@ SETS: dict[str, str] = {
     " the B × B batch Jacobian of the feature",
     "residual": "a residual block (dense(3), relu, residual(dense(3), tanh), dense(1), sigmoid):"
     " I + J_f, the gradient through the block and inside it",
+    "attention": "self-attention on a 3x2 sequence (attention(2), flatten, dense(1), sigmoid):"
+    " dV, dA, dS, dWq, the softmax block of one row, dX",
 }
 """The built-in sets, with the line ``jacobians exercises list`` prints."""
 
@@ -188,6 +194,35 @@ def residual(seed: int = 0) -> Exercise:
     return draw_variant(title, _ColumnMaker(net), RESIDUAL_QUESTIONS, seed, 1, "residual")
 
 
+ATTENTION_LAYERS, ATTENTION_INPUT = "attention(2), flatten, dense(1), sigmoid", "3x2"
+ATTENTION_QUESTIONS = tuple(
+    Question(name, prompt, form)
+    for name, prompt, form in (
+        ("delta1", "dY = δ[1]: ∂L/∂a[1] in the shape of a[1] (3 × 2), what reaches Y", "either"),
+        ("dV1", "dV[1]: ∂L/∂V[1] in the shape of V[1] = X Wv[1]", "either"),
+        ("dA1", "dA[1]: ∂L/∂A[1] in the shape of A[1], the attention weights", "either"),
+        ("dS1", "dS[1]: ∂L/∂S[1] in the shape of the scores S[1] = Q Kᵀ/√d_k", "either"),
+        (
+            "J_A1_S1_row2",
+            "∂a_2/∂s_2: the softmax's 3 × 3 block for row 2 (a_2 row 2 of A[1], s_2 of S[1])",
+            "numeric",
+        ),
+        ("dWq1", "dWq[1], through the queries", "either"),
+        ("J_L_a0", "dX = ∂L/∂x, a row: every path from x to the loss", "either"),
+    )
+)
+"""The attention set's questions, from the output to the input (``x`` is ``X``, ``a[1]`` is
+``Y``)."""
+
+
+def attention(seed: int = 0) -> Exercise:
+    """Single-head self-attention's exercise, variant ``seed``: one example, a sequence of 3
+    tokens of width 2."""
+    net = Network.from_layers(ATTENTION_LAYERS, ATTENTION_INPUT, "bce")
+    title = "Self-attention, one step at a time"
+    return draw_variant(title, _ColumnMaker(net), ATTENTION_QUESTIONS, seed, 1, "attention")
+
+
 def layer_questions(net: Network, batch: int = 1) -> tuple[Question, ...]:
     """The walk-through's questions for any sequence of layers, from the output to the input:
     for one example every Jacobian of each layer, ``δ`` and the parameters' gradients of each
@@ -202,8 +237,13 @@ def layer_questions(net: Network, batch: int = 1) -> tuple[Question, ...]:
         numeric = "either" if len(node.out_shape) == 1 else "numeric"
         if node.kind.roles:
             out.append(Question(f"delta{node.label}", f"δ[{node.label}]", numeric))
+        for name in reversed(intermediate_shapes(node)):  # attention's dA1, dS1, dV1, …
+            out.append(
+                Question(f"d{name}", f"d{display(name)}: ∂L/∂{display(name)} in its shape", numeric)
+            )
         if one:
-            for role in ("input", *node.kind.roles):
+            first = ("input",) if node.kind.differentiable_input else ()
+            for role in (*first, *node.kind.roles):
                 name = node.jacobian_name(role)
                 form = "either" if node.kind.name == "dense" or node.kind.activation else "numeric"
                 by = node.input if role == "input" else node.parameters[role]
@@ -211,7 +251,8 @@ def layer_questions(net: Network, batch: int = 1) -> tuple[Question, ...]:
         for name in node.parameters.values():
             form = "either" if node.kind.name == "dense" else "numeric"
             out.append(Question(f"d{name}", f"d{display(name)}", form))
-        if one and not node.kind.activation and node.output not in firsts:
+        differentiable = node.kind.differentiable_input
+        if one and not node.kind.activation and node.output not in firsts and differentiable:
             out.append(
                 Question(f"J_L_{node.input}", f"∂L/∂{display(node.input)}, a row", "numeric")
             )
@@ -319,6 +360,8 @@ def new(name: str, seed: int | None = None, **network: Any) -> Exercise:
         return batchnorm(0 if seed is None else seed)
     if name == "residual":
         return residual(0 if seed is None else seed)
+    if name == "attention":
+        return attention(0 if seed is None else seed)
     raise unknown_name("exercise set", name, SETS)
 
 

@@ -28,6 +28,12 @@ a sum (:class:`~jacobians.structured.Sum`):
 ``dV = Aᵀ dY``, ``dA = dY Vᵀ``, ``dS = A ⊙ (dA − rowsum(dA ⊙ A))``, ``dQ = dS K/√d_k``,
 ``dK = dSᵀ Q/√d_k``, ``dWq = Xᵀ dQ``, ``dWk = Xᵀ dK``, ``dWv = Xᵀ dV``,
 ``dX = dQ Wqᵀ + dK Wkᵀ + dV Wvᵀ``.
+
+The exercise checker's mistake models (:attr:`Attention.mistakes`) redo that backward with one
+step wrong: the ``1/√d_k`` forgotten in ``dQ`` and ``dK``; the softmax's backward applied per
+column (``rowsum`` taken down the columns); only the ``diag(a_t)`` term of the softmax
+Jacobian (``dS = A ⊙ dA``); the transpose missing in ``dK = dS Q/√d_k``; only the path through
+``Q`` into ``dX``.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import numpy as np
 from .._typing import FloatArray, Matrix
 from ..structured import (
     Commutation,
+    Diagonal,
     KronIdentity,
     KronWeightBatch,
     Product,
@@ -48,6 +55,7 @@ from ..structured import (
     Structured,
     Sum,
     per_example,
+    to_dense,
 )
 from .base import Kind, NodeNames, Params, Shape, argument, need, show
 
@@ -187,6 +195,25 @@ class Attention(Kind):
         x = q @ params["Wq"].T + k @ params["Wk"].T + v @ params["Wv"].T  # dX: three paths
         return Gradients(g, v, a, scores, q, k, x)
 
+    def mistaken_back(self, mistake: str, params: Params, s: Steps, g: Matrix) -> Gradients:
+        """:meth:`back` with one of :attr:`mistakes` made (``KeyError`` for any other)."""
+        if mistake not in self.mistakes:
+            raise KeyError(mistake)
+        root = 1.0 if mistake == "scale_forgotten" else sqrt(self.d_k)
+        v = s.A.T @ g
+        a = g @ s.V.T
+        if mistake == "softmax_diagonal_only":
+            scores = s.A * a  # diag(a_t) alone, without − a_t a_tᵀ
+        else:  # over columns: each column's sum where each row's belongs
+            axis = 0 if mistake == "softmax_over_columns" else 1
+            scores = s.A * (a - (a * s.A).sum(axis=axis, keepdims=True))
+        q = scores @ s.K / root
+        k = (scores if mistake == "dk_not_transposed" else scores.T) @ s.Q / root
+        x = q @ params["Wq"].T
+        if mistake != "one_path_into_dx":
+            x = x + k @ params["Wk"].T + v @ params["Wv"].T
+        return Gradients(g, v, a, scores, q, k, x)
+
     def step_jacobians(self, params: Params, s: Steps) -> dict[str, Structured]:
         """The Jacobians of one example's steps, by :attr:`parts` key (``"Y_A"``, …)."""
         T, root = s.X.shape[0], sqrt(self.d_k)
@@ -254,6 +281,87 @@ class Attention(Kind):
             grads["Wv"] += X.T @ d.dV
             back[:, :, b] = d.dX
         return (back if need_input else None), grads
+
+    # --- the intermediates, and the mistakes the exercise checker knows ----------------
+    row_blocks: ClassVar[tuple[tuple[str, str], ...]] = (("A", "S"),)
+
+    def intermediates(self, params: Params, a: FloatArray) -> dict[str, FloatArray]:
+        """``Q``, ``K``, ``V``, ``S``, ``A`` of every example (batch last)."""
+        each = [self.steps(params, a[:, :, b]) for b in range(a.shape[2])]
+        return {n: np.stack([getattr(s, n) for s in each], axis=-1) for n in "QKVSA"}
+
+    def intermediate_gradients(
+        self, params: Params, a: FloatArray, g: FloatArray, mistake: str | None = None
+    ) -> dict[str, FloatArray]:
+        """``dQ``, ``dK``, ``dV``, ``dS``, ``dA`` of every example (batch last) from its
+        ``dY`` (:meth:`back`; :meth:`mistaken_back` with ``mistake``)."""
+        each = []
+        for b in range(a.shape[2]):
+            s = self.steps(params, a[:, :, b])
+            gb = g[:, :, b]
+            each.append(
+                self.back(params, s, gb)
+                if mistake is None
+                else self.mistaken_back(mistake, params, s, gb)
+            )
+        return {n: np.stack([getattr(d, f"d{n}") for d in each], axis=-1) for n in "QKVSA"}
+
+    mistakes: ClassVar[dict[str, str]] = {
+        "scale_forgotten": "the 1/√d_k of the scores is forgotten in dQ and dK",
+        "softmax_over_columns": "the softmax backward is applied per column of A: attention's "
+        "softmax is over each row, dS = A ⊙ (dA − rowsum(dA ⊙ A))",
+        "softmax_diagonal_only": "only the diag(a_t) term of the softmax Jacobian: dS = A ⊙ dA, "
+        "without − a_t a_tᵀ (the − rowsum(dA ⊙ A) term)",
+        "dk_not_transposed": "a missing transpose in dK: S = Q Kᵀ, so dK = dSᵀ Q/√d_k, "
+        "not dS Q/√d_k",
+        "one_path_into_dx": "only one of the three paths into dX: dX = dQ Wqᵀ + dK Wkᵀ + dV Wvᵀ, "
+        "X reaches Y through Q, K and V",
+    }
+
+    def mistaken_backward(
+        self,
+        mistake: str,
+        params: Params,
+        a: FloatArray,
+        out: FloatArray,
+        g: FloatArray,
+        after: FloatArray | None = None,
+    ) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """:meth:`backward` by :meth:`mistaken_back`."""
+        grads = {role: np.zeros_like(params[role]) for role in self.roles}
+        back = np.empty_like(a)
+        for b in range(a.shape[2]):
+            X = a[:, :, b]
+            d = self.mistaken_back(mistake, params, self.steps(params, X), g[:, :, b])
+            grads["Wq"] += X.T @ d.dQ
+            grads["Wk"] += X.T @ d.dK
+            grads["Wv"] += X.T @ d.dV
+            back[:, :, b] = d.dX
+        return back, grads
+
+    def mistaken_parts(self, mistake: str, params: Params, a: FloatArray) -> dict[str, FloatArray]:
+        """The steps' Jacobians of one example (``a`` is ``T × d × 1``) that ``mistake``
+        changes, as a student who makes it writes them: ``scale_forgotten``, ``∂S/∂Q = I ⊗ K``
+        and ``∂S/∂K = (Q ⊗ I) C``; ``softmax_over_columns``, ``∂A/∂S`` with one block
+        ``diag(a_j) − a_j a_jᵀ`` per *column* ``a_j`` of ``A`` (``C J C``, ``J`` the row
+        softmax's of ``Aᵀ``); ``softmax_diagonal_only``, ``diag(vec(A))``;
+        ``dk_not_transposed``, ``∂S/∂K = (I ⊗ Q)/√d_k`` (``S = Q K`` read for ``Q Kᵀ``)."""
+        if mistake not in self.mistakes:
+            raise KeyError(mistake)
+        s = self.steps(params, a[:, :, 0])
+        T, dk = s.X.shape[0], self.d_k
+        wrong: dict[str, Structured] = {}
+        if mistake == "scale_forgotten":
+            wrong["S_Q"] = KronIdentity(T, s.K)
+            wrong["S_K"] = Product((KronWeightBatch(s.Q, T), Commutation(T, dk)))
+        elif mistake == "softmax_over_columns":
+            C = Commutation(T, T)  # vec(Sᵀ) = C vec(S): the columns' blocks, in place
+            wrong["A_S"] = Product((C, RowSoftmax(s.A.T), C))
+        elif mistake == "softmax_diagonal_only":
+            wrong["A_S"] = Diagonal(s.A.reshape(-1))
+        elif mistake == "dk_not_transposed":
+            wrong["S_K"] = KronIdentity(T, s.Q / sqrt(dk))
+        return {key: to_dense(J) for key, J in wrong.items()}
 
     def structure(self, role: str, node: NodeNames) -> str:
         T, dk, dv = node.in_shape[0], self.d_k, self.width_v

@@ -113,6 +113,9 @@ class Kind:
     output, ``X`` its input, a role its parameter, any other name an intermediate of the layer
     (shaped by :meth:`part_shapes`). :meth:`jacobians` returns each under ``"Y_A"``, and the
     layer's own Jacobians are products and sums of them."""
+    row_blocks: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """The :attr:`parts` whose Jacobian is block diagonal, one block per row of the output
+    (attention's softmax of each row, ``("A", "S")``): each row's block is a matrix of its own."""
     role_steps: ClassVar[dict[str, tuple[str, ...]]] = {}
     """For a layer made of steps, the chain of step Jacobians that makes ``∂Y/∂θ`` for a
     parameter role (attention's ``Wq``: ``("Y_A", "A_S", "S_Q", "Q_Wq")``): a gradient's chain
@@ -165,6 +168,19 @@ class Kind:
 
     def part_shapes(self, in_shape: Shape) -> dict[str, Shape]:
         """One example's shape of each intermediate tensor named in :attr:`parts`."""
+        return {}
+
+    def intermediates(self, params: Params, a: FloatArray) -> dict[str, FloatArray]:
+        """The intermediate tensors of :meth:`part_shapes` by local name, for every example of
+        ``a`` (batch last); ``{}`` for a layer not made of steps."""
+        return {}
+
+    def intermediate_gradients(
+        self, params: Params, a: FloatArray, g: FloatArray, mistake: str | None = None
+    ) -> dict[str, FloatArray]:
+        """Each example's gradient at each intermediate (``dA`` under ``"A"``, batch last) from
+        ``g``, its gradient at the output, by the compact backward; with ``mistake`` (a key of
+        :attr:`mistakes`) as a student who makes it computes them."""
         return {}
 
     def draw_input(self, in_shape: Shape, batch: int, rng: np.random.Generator) -> FloatArray:
@@ -227,6 +243,11 @@ class Kind:
         layer, ``a[l]``, when one does). The exercise checker propagates it to every gradient
         that depends on it, and recognises it in an answer."""
         raise KeyError(mistake)
+
+    def mistaken_parts(self, mistake: str, params: Params, a: FloatArray) -> dict[str, FloatArray]:
+        """One example's (``a`` batch last, ``B = 1``) step Jacobians that ``mistake`` changes,
+        dense, by :attr:`parts` key, as a student who makes it writes them (``{}``: none)."""
+        return {}
 
     def crosses_kink(self, inputs: tuple[FloatArray, FloatArray, FloatArray]) -> bool:
         """Whether a finite-difference stencil, whose three evaluations gave this layer the
