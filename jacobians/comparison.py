@@ -27,7 +27,7 @@ from .errors import InvalidValueError, message
 from .network import Network, check_finite, cost
 from .numerical import DEFAULT_STEP, NumericalRoute, numerical_route
 from .parameters import Parameters
-from .paths import coupled, jacobian_shapes, targets
+from .paths import composite_cost, coupled, jacobian_shapes, targets
 
 EXACT_RTOL, EXACT_ATOL = 1e-10, 1e-13
 NUMERICAL_RTOL, NUMERICAL_ATOL = 1e-5, 1e-7
@@ -57,21 +57,25 @@ def budget(net: Network, batch: int, representation: str, sample: int | None) ->
     multiply–adds, ``Σ n_l n_{l-1}`` for dense layers); the Jacobian route multiplies one chain
     per gradient and per example, whose widest factor has ``n_l²·n_{l-1}`` entries when dense
     (the largest dense Jacobian) and about ``n_l·n_{l-1}`` when structured or sparse (the
-    largest forward product or tensor)."""
+    largest forward product or tensor); dense, it also builds the Jacobians that are products of
+    others (:func:`~jacobians.paths.composite_cost`)."""
     F = sum(node.kind.forward_cost(node.in_shape) for node in net.all_nodes)
     arrays = len(net.parameter_names)
     S = net.parameter_count if sample is None else min(net.parameter_count, arrays * sample)
     chains = batch  # one chain per example, or one through the batch Jacobians when coupled
+    built = 0.0  # building the dense products of steps (attention, residual blocks)
     if representation == "dense":
-        shapes = jacobian_shapes(net, batch=batch if coupled(net) else 1)
+        joint = batch if coupled(net) else 1
+        shapes = jacobian_shapes(net, batch=joint)
         widest = max(r * c for r, c in shapes.values())
         chains = 1 if coupled(net) else batch
+        built = float(composite_cost(net, joint)) * chains
     else:
         widest = max(
             max(node.kind.forward_cost(node.in_shape) for node in net.all_nodes),
             max(prod(s) for s in net.shapes.values()),
         )
-    return 2.0 * S * batch * F + float(len(targets(net))) * chains * widest
+    return 2.0 * S * batch * F + float(len(targets(net))) * chains * widest + built
 
 
 def resolve_jacobians(

@@ -159,6 +159,24 @@ def part_shapes(net: Network, node: Node, batch: int = 1) -> dict[str, tuple[int
     }
 
 
+def composite_cost(net: Network, batch: int = 1) -> int:
+    """Multiply–adds of building, as dense matrices, the Jacobians that are products of others
+    (a layer made of steps: its parameters' chains and its input's paths; a residual block:
+    ``I + J_f``, its own layers' chain), left to right; with ``batch``, the batch Jacobians'."""
+    total = 0
+    for node in net.all_nodes:
+        if node.inner:
+            shapes = [(prod(m.out_shape) * batch, prod(m.in_shape) * batch) for m in node.inner]
+            total += sum(shapes[0][0] * r * c for r, c in shapes[1:])
+            continue
+        parts = part_shapes(net, node, batch)
+        chains = [*node.kind.input_paths, *node.kind.role_steps.values()]
+        for steps in chains:
+            shapes = [parts[node.jacobian_name(step)] for step in steps]
+            total += sum(shapes[0][0] * r * c for r, c in shapes[1:])
+    return total
+
+
 def largest_dense(
     net: Network, first_input: bool = False, batch: int = 1
 ) -> tuple[str, tuple[int, int], int]:

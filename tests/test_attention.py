@@ -677,3 +677,15 @@ def test_the_sizes_of_the_table_cover_the_brief() -> None:
     assert {a["d_v"] for a in args} == set(range(1, 5))
     assert {a["causal"] for a in args} == {True, False}
     assert {s.batch for s in SETTINGS} == {1, 2, 3}
+
+
+def test_building_dense_attention_jacobians_counts_in_the_work_limit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # dense, ∂Y/∂X is J_Y_A J_A_S (…) + …: J_Y_A (512 × 4096) times J_A_S (4096 × 4096) alone
+    # is 512·4096·4096 ≈ 8.6e9 multiply–adds, and there are five such chains to build
+    args = ["--layers", "attention(8), flatten, dense(1), sigmoid", "--input", "64x8"]
+    code, out, err = run(capsys, "compare", *args, "--jacobians", "dense")
+    assert code == 2 and out == ""
+    assert "sizes and batch: expected a comparison of at most 2e+10 multiply–adds" in err
+    assert "use a smaller network or batch, structured Jacobians" in err

@@ -134,6 +134,11 @@ class Attention(Kind):
         if self.d_v == self.d_k:  # one spelling: attention(2) is attention(2, d_v=2)
             object.__setattr__(self, "d_v", None)
 
+    input_paths: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("Y_A", "A_S", "S_Q", "Q_X"),
+        ("Y_A", "A_S", "S_K", "K_X"),
+        ("Y_V", "V_X"),
+    )
     role_steps: ClassVar[dict[str, tuple[str, ...]]] = {
         "Wq": ("Y_A", "A_S", "S_Q", "Q_Wq"),
         "Wk": ("Y_A", "A_S", "S_K", "K_Wk"),

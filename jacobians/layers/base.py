@@ -116,6 +116,9 @@ class Kind:
     row_blocks: ClassVar[tuple[tuple[str, str], ...]] = ()
     """The :attr:`parts` whose Jacobian is block diagonal, one block per row of the output
     (attention's softmax of each row, ``("A", "S")``): each row's block is a matrix of its own."""
+    input_paths: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    """For a layer made of steps, the chains of step Jacobians whose sum is ``∂Y/∂X``
+    (attention: through ``Q``, ``K`` and ``V``): what a dense ``∂Y/∂X`` costs to build."""
     role_steps: ClassVar[dict[str, tuple[str, ...]]] = {}
     """For a layer made of steps, the chain of step Jacobians that makes ``∂Y/∂θ`` for a
     parameter role (attention's ``Wq``: ``("Y_A", "A_S", "S_Q", "Q_Wq")``): a gradient's chain
