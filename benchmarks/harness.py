@@ -1,7 +1,7 @@
 """What the benchmarks here share: medians and paired ratios of timings, the machine's line,
 the BLAS thread count, and the optional frameworks (torch, jax).
 
-Imported by ``scale.py``, ``lenet.py`` and ``batchnorm.py`` (run as
+Imported by ``scale.py``, ``lenet.py``, ``batchnorm.py`` and ``transformer.py`` (run as
 ``python benchmarks/<name>.py``, which puts this folder on ``sys.path``); not part of the
 package or of the tests.
 """
