@@ -233,6 +233,8 @@ examples:
   jacobians derive --abstract                         activations as g[l], derivatives g[l]'
   jacobians derive --general                          the proof for every size n, m
   jacobians derive --input 1x3x3 --layers "conv2d(1, 2), relu, maxpool(2), flatten, dense(1)"
+  jacobians derive --input 2x2 --layers "attention(2), flatten, dense(1), sigmoid" --param Wk
+                                                      attention step by step, C included
 
 exit status: 0 every proof holds, 1 one fails, 2 a usage error or bad input.
 """
@@ -333,11 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     derive.add_argument(
         "--param",
-        choices=("W", "b", "gamma", "beta", "delta", "input"),
+        choices=("W", "b", "gamma", "beta", "Wq", "Wk", "Wv", "E", "delta", "input"),
         action="append",
         help="W, b, delta, or input (the gradient at the layer's input: a convolution's "
         "transposed correlation; with --layers); gamma and beta of a norm (W and b name them "
-        "too) — repeat for several; default W and b",
+        "too); Wq, Wk, Wv of attention (W names all three); E of an embedding (W names it too) "
+        "— repeat for several; default W and b",
     )
     derive.add_argument(
         "--format",

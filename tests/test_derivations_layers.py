@@ -423,7 +423,8 @@ def test_a_network_too_large_is_refused() -> None:
 def test_arguments_are_checked() -> None:
     net = _net(SHOWCASE)
     with pytest.raises(
-        UnknownNameError, match=r"params: expected one of W, b, beta, delta, gamma, input, got .dx."
+        UnknownNameError,
+        match=r"params: expected one of E, W, Wk, Wq, Wv, b, beta, delta, gamma, input, got .dx.",
     ):
         derive_network(net, ("dx",))
     with pytest.raises(UnknownNameError, match=r"example: expected one of argmax, params, seed"):

@@ -44,6 +44,9 @@ from typing import Any, ClassVar, TypeAlias, TypeVar
 import numpy as np
 import numpy.typing as npt
 import sympy as sp
+from sympy.polys.domains import QQ
+from sympy.polys.polyerrors import CoercionFailed, PolynomialError
+from sympy.polys.rings import ring
 
 from jacobians._typing import FloatArray
 from jacobians.errors import InvalidValueError, message, unknown_name
@@ -51,7 +54,7 @@ from jacobians.layers.base import Kind
 from jacobians.network import Network, Node, check_compatible, display, forward
 from jacobians.parameters import Parameters, init_parameters
 
-from ..derivation import Step
+from ..derivation import Equation, Step
 from ..network import Names
 
 Tensor: TypeAlias = npt.NDArray[np.object_]
@@ -102,7 +105,13 @@ def superscript(example: int) -> str:
     return f"({example})".translate(_SUP)
 
 
-ROLE_NAMES: dict[str, tuple[str, str]] = {"gamma": ("γ", r"\gamma"), "beta": ("β", r"\beta")}
+ROLE_NAMES: dict[str, tuple[str, str]] = {
+    "gamma": ("γ", r"\gamma"),
+    "beta": ("β", r"\beta"),
+    "Wq": ("Wq", r"\mathit{Wq}"),
+    "Wk": ("Wk", r"\mathit{Wk}"),
+    "Wv": ("Wv", r"\mathit{Wv}"),
+}
 """How a parameter role's symbols print (unicode, LaTeX) when its name is not one letter."""
 
 
@@ -219,6 +228,90 @@ def as_rows(t: Tensor) -> sp.Matrix:
     return matrix(a.reshape(a.shape[0], -1))
 
 
+def kron(A: sp.Matrix, B: sp.Matrix) -> sp.Matrix:
+    """``A ⊗ B``: block ``(i, k)`` is ``A[i, k]·B``.
+
+    >>> kron(sp.eye(2), sp.Matrix([[1, 2]]))
+    Matrix([
+    [1, 2, 0, 0],
+    [0, 0, 1, 2]])
+    """
+    return sp.Matrix(sp.kronecker_product(A, B))
+
+
+def commutation(rows: int, cols: int) -> sp.Matrix:
+    """``C`` with ``vec(Mᵀ) = C vec(M)`` for every ``M`` of shape ``rows × cols`` (row-major
+    ``vec``): ``C[j·rows + i, i·cols + j] = 1``, a permutation, ``rows·cols × rows·cols``.
+
+    >>> commutation(2, 2)
+    Matrix([
+    [1, 0, 0, 0],
+    [0, 0, 1, 0],
+    [0, 1, 0, 0],
+    [0, 0, 0, 1]])
+    """
+    C = sp.zeros(rows * cols, rows * cols)
+    for i, j in product(range(rows), range(cols)):
+        C[j * rows + i, i * cols + j] = 1
+    return C
+
+
+Route: TypeAlias = tuple[tuple[str, ...], ...]
+"""A sum of products of named factors, each product a path left to right (the loss side first):
+``(("Y_A", "A_S", "S_Q", "Q_X"), ("Y_V", "V_X"))``."""
+
+
+def route_text(route: Route, each: Any) -> str:
+    """The route in words, the factors that paths share on the left written once:
+    ``Y·A·(S·Q + S·K) + V`` for the paths ``YASQ``, ``YASK``, ``V`` (``each`` writes a factor).
+
+    >>> route_text((("a", "b"), ("a", "c"), ("d",)), str.upper)
+    'A · (B + C) + D'
+    """
+
+    def go(paths: list[tuple[str, ...]]) -> tuple[str, bool]:
+        terms = []
+        for first, rests in _grouped(paths):
+            if rests == [()]:
+                terms.append(each(first))
+                continue
+            inner, is_sum = go(rests)
+            terms.append(f"{each(first)} · ({inner})" if is_sum else f"{each(first)} · {inner}")
+        return " + ".join(terms), len(terms) > 1
+
+    return go(list(route))[0]
+
+
+def route_product(route: Route, each: Mapping[str, sp.Matrix]) -> sp.Matrix:
+    """The route's matrix: the shared left factors multiplied once (``Y·A·(S·Q + S·K) + V``)."""
+
+    def go(paths: list[tuple[str, ...]]) -> sp.Matrix:
+        total: sp.Matrix | None = None
+        for first, rests in _grouped(paths):
+            term = each[first] if rests == [()] else each[first] * go(rests)
+            total = term if total is None else total + term
+        assert total is not None  # a route has a path
+        return total
+
+    return go(list(route))
+
+
+def _grouped(paths: list[tuple[str, ...]]) -> list[tuple[str, list[tuple[str, ...]]]]:
+    """The paths by their first factor (in order), each with the rest of its paths."""
+    groups: dict[str, list[tuple[str, ...]]] = {}
+    for path in paths:
+        groups.setdefault(path[0], []).append(path[1:])
+    for first, rests in groups.items():
+        if () in rests and len(rests) > 1:
+            raise ValueError(f"route: a path ends at {first!r} where another goes on")
+    return list(groups.items())
+
+
+def route_keys(route: Route) -> list[str]:
+    """Every factor of the route once, in the order they are written."""
+    return list(dict.fromkeys(key for path in route for key in path))
+
+
 def slices(t: Tensor) -> list[tuple[tuple[int, ...], sp.Matrix]]:
     """The trailing ``H × W`` matrices of a tensor with their leading indices (0-based):
     ``[((o, c), W[o, c]) …]`` for a kernel, ``[((c,), a[c]) …]`` for an image."""
@@ -233,6 +326,50 @@ def is_zero(M: sp.Matrix) -> bool:
     return all(sp.expand(e) == 0 for e in M)
 
 
+def ring_zeros(M: sp.Matrix) -> list[bool]:
+    """For each entry of ``M``: whether it is 0 as a polynomial over the rationals, every other
+    atom a variable of its own — ``1/b`` and ``√b`` for each base ``b`` (``b⁻²`` is ``(1/b)²``),
+    each function value (``σ(z)``, ``e^s``). A 0 there is a 0 whatever those atoms are, so it
+    proves the entry 0; ``False`` says only that this cannot tell (:func:`vanishes` then
+    expands). Much quicker than ``sympy.expand`` for large entries: the ring multiplies out
+    dense polynomials in its own arithmetic.
+
+    >>> x, s = sp.symbols("x s", positive=True)
+    >>> ring_zeros(sp.Matrix([x / s - x * s**-1, sp.sqrt(2) * x / 2 - x / sp.sqrt(2), x]))
+    [True, True, False]
+    """
+    entries = list(M)
+    if not entries or any(e.has(sp.Float) for e in entries):
+        return [False] * len(entries)
+    atoms: dict[sp.Expr, sp.Expr] = {}
+    roots: dict[tuple[sp.Expr, int, bool], sp.Symbol] = {}
+    for e in entries:
+        for f in e.atoms(sp.Function):
+            atoms.setdefault(f, sp.Dummy("f"))
+        for pw in e.atoms(sp.Pow):
+            base, exponent = pw.as_base_exp()
+            if exponent.is_Integer and exponent > 0:
+                continue
+            if not exponent.is_Rational:
+                atoms.setdefault(pw, sp.Dummy("p"))
+                continue
+            key = (base, int(exponent.q), exponent < 0)
+            root = roots.setdefault(key, sp.Dummy("r"))
+            atoms[pw] = root ** abs(int(exponent.p))
+    written = [e.xreplace(atoms) for e in entries]
+    symbols = sorted(set().union(*(e.free_symbols for e in written)), key=str)
+    if not symbols:
+        return [e == 0 for e in written]
+    polynomials = ring(symbols, QQ)[0]
+    out = []
+    for e in written:
+        try:
+            out.append(polynomials.from_expr(e) == 0)
+        except (ValueError, TypeError, CoercionFailed, PolynomialError):
+            out.append(False)
+    return out
+
+
 def vanishes(
     M: sp.Matrix,
     definitions: Mapping[sp.Symbol, sp.Expr] | None = None,
@@ -242,7 +379,8 @@ def vanishes(
 
     1. The entry is expanded (``sympy.expand``) as it stands, every symbol independent — the
        abbreviations ``x̂`` and ``σ`` of a norm too. 0 proves it 0 whatever they stand for: the
-       fast path, which every true statement of the compact formulas takes.
+       fast path, which every true statement of the compact formulas takes (first in a
+       polynomial ring, :func:`ring_zeros`, which is quicker for large entries).
     2. Else the abbreviations are replaced by their ``definitions`` (``x̂ = (x − μ)/σ``) and the
        entry expanded again: 0 proves it 0 whatever ``σ`` is (a derived Jacobian, written in
        ``x`` and ``σ``, meets its index rule, written in ``x̂``, here).
@@ -257,8 +395,9 @@ def vanishes(
     >>> vanishes(sp.Matrix([s**2 - x]), meanings={s: sp.sqrt(x)}), vanishes(sp.Matrix([s]))
     (True, False)
     """
-    for e in M:
-        if sp.expand(e) == 0:
+    proved = ring_zeros(M)
+    for e, zero in zip(M, proved, strict=True):
+        if zero or sp.expand(e) == 0:
             continue
         if definitions:
             e = e.xreplace(dict(definitions))
@@ -272,7 +411,14 @@ def vanishes(
     return True
 
 
-_TEX_BASE = {"γ": r"\gamma", "β": r"\beta", "σ": r"\sigma", "δ": r"\delta", "x̂": r"\hat{x}"}
+_TEX_BASE = {
+    "γ": r"\gamma",
+    "β": r"\beta",
+    "σ": r"\sigma",
+    "δ": r"\delta",
+    "x̂": r"\hat{x}",
+    **{role: latex for role, (_, latex) in ROLE_NAMES.items() if role.startswith("W")},
+}
 
 
 def tex(shown: str) -> str:
@@ -464,6 +610,13 @@ class SymbolicLayer:
         """What a reader must know about this layer's Jacobian (a kink, an assumption)."""
         return ""
 
+    def map_equations(
+        self, names: Names, a: Tensor, params: Mapping[str, Tensor]
+    ) -> list[Equation] | None:
+        """The layer's map as a derivation shows it, when not its local map's ``vec`` entry by
+        entry (attention: each step's matrix in its own symbols); ``None`` by default."""
+        return None
+
     def check_batch(self, batch: int) -> None:
         """Raise :class:`~jacobians.errors.InvalidValueError` when the layer's derivation does
         not hold for a batch of ``batch`` examples (max pooling's argmax is one example's)."""
@@ -472,6 +625,12 @@ class SymbolicLayer:
     def written(self, M: sp.Matrix, a: Tensor) -> sp.Matrix:
         """A derived matrix in the layer's own symbols (batch norm writes ``σ`` for
         ``√(var + ε)``); unchanged by default."""
+        return M
+
+    def composed(self, M: sp.Matrix, a: Tensor, params: Mapping[str, Tensor]) -> sp.Matrix:
+        """``M`` with the layer's own intermediate symbols written in its input ``a`` (attention's
+        ``Q``, ``K``, ``V``, ``A``), for comparing a product of its steps with the Jacobian of its
+        composed map; unchanged by default."""
         return M
 
     def definitions(self, a: Tensor) -> dict[sp.Symbol, sp.Expr]:
@@ -521,6 +680,11 @@ class SymbolicLayer:
         return kind
 
     @property
+    def differentiable_input(self) -> bool:
+        """Whether the layer has a Jacobian with respect to its input (not for token ids)."""
+        return self.node.kind.differentiable_input
+
+    @property
     def layer(self) -> int:
         """NOTATION's ``l``."""
         return self.node.layer
@@ -562,6 +726,63 @@ class Block(SymbolicLayer):
     def form_text(self, inner: str) -> str:
         """:meth:`form` in words, for ``inner`` the product's factors in words."""
         raise NotImplementedError
+
+
+class Stepped(SymbolicLayer):
+    """A layer made of named steps (attention: ``Q = X Wq``, …, ``S = QKᵀ/√d_k``, ``A``,
+    ``Y = A V``), each a map of its own symbols. Its Jacobians are those of its steps, keyed
+    ``"<out>_<in>"`` as :attr:`~jacobians.layers.base.Kind.parts` (``"A_S"``), each derived by
+    ``Matrix.jacobian`` of :meth:`step` with respect to :meth:`part`; the layer's own Jacobians
+    (``input`` and each role) are their chain rule, the sums of products :meth:`route` names.
+    Its :meth:`forward` is the composed map, from which the model derives the layer's own
+    Jacobians once more to check the routes (:meth:`composed` writes both sides in its input).
+    One example at a time: a stepped layer refuses a batch."""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The steps' Jacobians, ``"Y_A"``, …, in the numeric kind's order."""
+        return tuple(f"{out}_{of}" for out, of in self.node.kind.parts)
+
+    def part(self, local: str, a: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        """The symbols of a step's input or output: ``X`` the layer's input ``a``, a role its
+        parameter, any other name the layer's own."""
+        raise NotImplementedError
+
+    def step(self, local: str, a: Tensor, params: Mapping[str, Tensor]) -> Tensor:
+        """The step that computes ``local`` (``"S"``, ``"Y"``): its output in the symbols of its
+        own inputs (:meth:`part`)."""
+        raise NotImplementedError
+
+    def route(self, role: str) -> Route:
+        """The steps whose chain rule is the layer's Jacobian ``role`` (``input`` or a role)."""
+        raise NotImplementedError
+
+    def step_text(self, key: str) -> str:
+        """A step's Jacobian as the notation writes it: ``Y_A`` → ``∂a[1]/∂A[1]``,
+        ``Q_Wq`` → ``∂Q[1]/∂vec(Wq[1])``, ``Q_X`` → ``∂Q[1]/∂x``."""
+        made, of = key.split("_", 1)
+
+        def shown(local: str) -> str:
+            name = name_of(self.node.tensor(local))[0]
+            return f"vec({name})" if local in self.node.parameters else name
+
+        return f"∂{shown(made)}/∂{shown(of)}"
+
+    def own_text(self, role: str) -> str:
+        """One of the layer's own Jacobians: ``∂a[1]/∂x``, ``∂a[1]/∂vec(Wq[1])``."""
+        if role == "input":
+            return f"∂{self.out_name}/∂{self.in_name}"
+        return f"∂{self.out_name}/∂vec({self.parameter_name(role)})"
+
+    def check_batch(self, batch: int) -> None:
+        raise InvalidValueError(
+            message(
+                f"layers[{self.node.entry}] {self.node.kind.spec()!r}",
+                "a derivation of one example (batch=1)",
+                f"a batch of {batch}",
+                "derive the network without batch norm, or compare it numerically",
+            )
+        )
 
 
 def shape_text(shape: Shape) -> str:

@@ -31,7 +31,7 @@ the matrix its layer builds by the index rule (``I ⊗ U``, the Toeplitz matrix,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
@@ -39,24 +39,57 @@ import sympy as sp
 from jacobians.network import Node
 from jacobians.paths import Target, below, chain_names, fused_name, head_names, loss_name, skip_name
 
-from .base import Block, Tensor, name_of, unvec, vanishes, vec
+from ..network import Names
+from .base import (
+    Block,
+    Stepped,
+    Tensor,
+    name_of,
+    route_product,
+    route_text,
+    tensor_symbols,
+    unvec,
+    vanishes,
+    vec,
+)
 from .model import SymbolicModel
 
-PARAMS = ("W", "b", "gamma", "beta", "delta", "input")
+PARAMS = ("W", "b", "gamma", "beta", "Wq", "Wk", "Wv", "E", "delta", "input")
 """What a derivation can be of: a parameter's gradient, ``δ[l]``, or the gradient with respect
 to the layer's input (``∂L/∂a[l-1]``: the transposed correlation for a convolution). For a
-norm, ``W`` and ``b`` also name its scale ``γ`` and shift ``β`` (:func:`role_of`)."""
+norm, ``W`` and ``b`` also name its scale ``γ`` and shift ``β``; ``W`` names attention's three
+weights (each by its own name too: ``Wq``, ``Wk``, ``Wv``) and an embedding's table ``E``
+(:func:`roles_of`)."""
+
+
+def roles_of(node: Node, param: str) -> tuple[str, ...]:
+    """The roles ``param`` names on ``node``: a role by its own name; ``W`` a layer's weights —
+    its first role (``γ`` of a norm, ``E`` of an embedding), or all of them when it has several
+    (attention's ``Wq``, ``Wk``, ``Wv``); ``b`` its second role when that is not a weight (``β``
+    of a norm); ``delta``; ``input`` unless the input is token ids; ``()`` when none.
+
+    >>> from jacobians.network import Network
+    >>> attention, norm = Network.from_layers("attention(2), layernorm", "2x2").nodes
+    >>> roles_of(attention, "W"), roles_of(attention, "b"), roles_of(norm, "b")
+    (('Wq', 'Wk', 'Wv'), (), ('beta',))
+    """
+    roles = node.kind.roles
+    if param == "input":
+        return ("input",) if node.kind.differentiable_input else ()
+    if param == "delta" or param in roles:
+        return (param,)
+    weights = tuple(r for r in roles if r.startswith("W"))
+    if param == "W":
+        return weights if len(weights) > 1 else roles[:1]
+    if param == "b" and len(weights) <= 1:
+        return roles[1:2]
+    return ()
 
 
 def role_of(node: Node, param: str) -> str | None:
-    """The role ``param`` names on ``node``: ``W`` and ``b`` are a layer's first and second
-    roles (``γ`` and ``β`` of a norm); ``delta`` and ``input`` stay; ``None`` when the node has
-    no such role."""
-    roles = node.kind.roles
-    if param in ("delta", "input") or param in roles:
-        return param
-    position = {"W": 0, "b": 1}.get(param)
-    return roles[position] if position is not None and position < len(roles) else None
+    """The first of :func:`roles_of`, or ``None``."""
+    roles = roles_of(node, param)
+    return roles[0] if roles else None
 
 
 def jacobians(model: SymbolicModel) -> dict[str, sp.Matrix]:
@@ -69,14 +102,44 @@ def jacobians(model: SymbolicModel) -> dict[str, sp.Matrix]:
         if node.inner:
             out.update(block_jacobians(model, j, out))
             continue
+        if isinstance(model.layers[j], Stepped):
+            out.update(stepped_jacobians(model, j))
+            continue
         local = vec(model.local(j))
-        for role in ("input", *node.kind.roles):
+        for role in model.roles(j):
             name = node.jacobian_name(role)
             derived = model.written(j, local.jacobian(model.wrt(j, role)))
             model.derived[name] = derived
             out[name] = model.jacobian(j, role, derived)
     if net.fused is not None:
         out[fused_name(net)] = (vec(model.last) - vec(model.y)).T / model.batch
+    return out
+
+
+def stepped_jacobians(model: SymbolicModel, j: int) -> dict[str, sp.Matrix]:
+    """A layer made of steps: each step's Jacobian derived from its own map (and written as the
+    layer says, attention's softmax in ``A``); the layer's own, the chain rule over the steps
+    (:meth:`~derivations.layers.base.Stepped.route`). Its own are derived once more from the
+    composed map and kept in ``model.derived`` for :func:`structure_checks`."""
+    node, layer = model.nodes[j], model.layers[j]
+    assert isinstance(layer, Stepped)
+    a, params, output = model.input(j), model.of(j), model.output(j)
+    steps: dict[str, sp.Matrix] = {}
+    out: dict[str, sp.Matrix] = {}
+    for key in layer.keys:
+        made, of = key.split("_", 1)
+        derived = vec(layer.step(made, a, params)).jacobian(vec(layer.part(of, a, params)))
+        name = node.jacobian_name(key)
+        model.derived[name] = derived
+        steps[key] = out[name] = layer.jacobian(key, derived, a, output, params)
+    whole = vec(model.local(j))
+    for role in model.roles(j):
+        if role in steps:
+            continue
+        name = node.jacobian_name(role)
+        derived = whole.jacobian(model.wrt(j, role))
+        model.derived[name] = layer.composed(derived, a, params)
+        out[name] = route_product(layer.route(role), steps)
     return out
 
 
@@ -200,6 +263,8 @@ class Claim:
     statement: str
     holds: bool
     label: str = ""
+    layerwise: bool = False
+    """Whether it was established layer by layer (:class:`Decider`), not multiplied out."""
 
 
 def claim_difference(
@@ -229,6 +294,119 @@ def block_statement(model: SymbolicModel, j: int) -> str:
     )
 
 
+def compact_input(model: SymbolicModel, k: int, g: Tensor) -> Tensor:
+    """Node ``k``'s compact backward at its input for the output gradient ``g``; a block's is
+    ``g`` combined with its own layers' backward of ``g``."""
+    node, layer = model.nodes[k], model.layers[k]
+    if not node.inner:
+        return model.backward(k, g).input
+    through = g
+    for inner in reversed(node.inner):
+        through = compact_input(model, model.index[inner.output], through)
+    assert isinstance(layer, Block)
+    return layer.combine(g, through)
+
+
+@dataclass
+class Decider:
+    """Decides the claims of a network: each claim's chain − compact formula multiplied out and
+    expanded (:func:`~derivations.layers.base.vanishes`) or, with ``layerwise``, layer by layer
+    first.
+
+    Layer by layer (for a network with a layer made of steps, whose claims multiplied out take
+    long): ``∂L/∂out_j`` equals the compact route's gradient at node ``j``'s output when it does
+    at the output of the node ``k`` after it and ``sᵀ J_k − (k's compact input formula of s)ᵀ``
+    expands to 0 with ``s`` a tensor of symbols (``δ[l]`` of a parametric node) — both sides are
+    linear in ``s``, so the identity holds for every value of it; at the loss the two are the
+    same derivative. A claim of node ``j`` then holds when ``δᵀ J − (its compact formula of
+    δ)ᵀ`` expands to 0 too. Every step is exact; what this cannot establish is decided
+    multiplied out, which decides every claim."""
+
+    model: SymbolicModel
+    jac: dict[str, sp.Matrix]
+    layerwise: bool = False
+    rows: dict[int, sp.Matrix] = field(init=False)
+    compact: Compact = field(init=False)
+    _agrees: dict[int, bool] = field(default_factory=dict, init=False)
+    _inductive_at: dict[int, bool] = field(default_factory=dict, init=False)
+    _local: dict[tuple[int, str], bool] = field(default_factory=dict, init=False)
+    _symbols: dict[int, Tensor] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.rows = rows_to_outputs(self.model, self.jac)
+        self.compact = compact_route(self.model)
+
+    def zero(self, M: sp.Matrix) -> bool:
+        """``M = 0`` (:func:`~derivations.layers.base.vanishes` with the model's definitions)."""
+        return vanishes(M, self.model.definitions, self.model.meanings)
+
+    def multiplied_out(self, j: int, param: str) -> bool:
+        """The claim decided with every factor multiplied out (no symbols for ``δ``)."""
+        model = self.model
+        return self.zero(claim_difference(model, self.jac, self.rows, self.compact, j, param))
+
+    def decide(self, j: int, param: str) -> tuple[bool, bool]:
+        """The claim's verdict, and whether it was established layer by layer."""
+        if self.layerwise:
+            agrees = self.agrees(j)
+            inductive = self._inductive_at[j]
+            if param == "delta":
+                return agrees, agrees and inductive
+            if agrees and self.local(j, param):
+                return True, inductive
+        return self.multiplied_out(j, param), False
+
+    def symbols(self, j: int) -> Tensor:
+        """Symbols for the gradient at node ``j``'s output: ``δ[l]``, or ``g[l]`` (never shown)."""
+        model = self.model
+        if j in model.delta:
+            return model.delta[j]
+        if j not in self._symbols:
+            node = model.nodes[j]
+            B = model.batch if model.batched else None
+            self._symbols[j] = tensor_symbols(
+                Names(), "g", node.label, node.out_shape, "_g", batch=B
+            )
+        return self._symbols[j]
+
+    def local(self, j: int, role: str) -> bool:
+        """``sᵀ J − (compact formula of s)ᵀ = 0`` for node ``j``'s Jacobian ``role`` and symbols
+        ``s`` at its output."""
+        if (j, role) not in self._local:
+            model, node = self.model, self.model.nodes[j]
+            s = self.symbols(j)
+            if role == "input":
+                back = compact_input(model, j, s)
+            else:
+                back = model.backward(j, s).params[role]
+            chain = vec(s).T * self.jac[node.jacobian_name(role)]
+            self._local[(j, role)] = self.zero(chain - vec(back).T)
+        return self._local[(j, role)]
+
+    def agrees(self, j: int) -> bool:
+        """``∂L/∂out_j`` (the chain) equals the compact route's gradient at node ``j``'s output:
+        by induction from the loss, or else multiplied out."""
+        if j not in self._agrees:
+            inductive = self._inductive(j)
+            self._inductive_at[j] = inductive
+            self._agrees[j] = inductive or self.multiplied_out(j, "delta")
+        return self._agrees[j]
+
+    def _inductive(self, j: int) -> bool:
+        model = self.model
+        path = path_of(model, j)
+        if len(path) == 1:  # the loss row: ∂L/∂a[L] both ways
+            return self.multiplied_out(j, "delta")
+        for k, node in enumerate(model.nodes):
+            if k == j or path_of(model, k) != path[:-1]:
+                continue
+            if node.inner and path[-1] == skip_name(node):
+                return self.agrees(k)  # ∂y/∂f = I: the block's gradient passes to f
+            if path[-1] == node.jacobian_name("input"):
+                return self.agrees(k) and self.local(k, "input")
+        return False
+
+
 def prove_network(
     model: SymbolicModel,
     jac: dict[str, sp.Matrix] | None = None,
@@ -236,15 +414,17 @@ def prove_network(
 ) -> list[Claim]:
     """For every parametric node (last first) and every ``param``: chain − compact formula,
     decided entry by entry (:func:`~derivations.layers.base.vanishes`); and with ``input``, for
-    every block, its input gradient against ``g`` plus its own layers' backward of ``g``."""
+    every block, its input gradient against ``g`` plus its own layers' backward of ``g``. In a
+    network with a layer made of steps (attention) each claim is decided layer by layer first
+    (:class:`Decider`)."""
     jac = jacobians(model) if jac is None else jac
-    rows = rows_to_outputs(model, jac)
-    compact = compact_route(model)
+    layerwise = any(isinstance(layer, Stepped) for layer in model.layers)
+    decider = Decider(model, jac, layerwise)
     claims = []
     for j in range(len(model.nodes) - 1, -1, -1):
         node = model.nodes[j]
         if node.inner and "input" in params:
-            difference = claim_difference(model, jac, rows, compact, j, "input")
+            holds, by_layer = decider.decide(j, "input")
             claims.append(
                 Claim(
                     j,
@@ -252,23 +432,23 @@ def prove_network(
                     "input",
                     tuple(chain_of(model, j, "input")),
                     block_statement(model, j),
-                    vanishes(difference, model.definitions, model.meanings),
+                    holds,
                     node.label,
+                    by_layer,
                 )
             )
         if not node.kind.roles:
             continue
-        roles = dict.fromkeys(r for p in params if (r := role_of(node, p)) is not None)
+        roles = dict.fromkeys(r for p in params for r in roles_of(node, p))
         for role in roles:  # W and gamma name the same role of a norm: proved once
             if role == "delta":
                 out = model.layers[j].out_name
                 statement = f"∂{model.cost}/∂{out} − δ[{node.label}]ᵀ = 0 (the compact backward)"
             else:
                 statement = model.statement(j, role)
-            difference = claim_difference(model, jac, rows, compact, j, role)
-            holds = vanishes(difference, model.definitions, model.meanings)
+            holds, by_layer = decider.decide(j, role)
             names = tuple(chain_of(model, j, role))
-            claims.append(Claim(j, node.layer, role, names, statement, holds, node.label))
+            claims.append(Claim(j, node.layer, role, names, statement, holds, node.label, by_layer))
     return claims
 
 
@@ -304,6 +484,9 @@ def structure_checks(model: SymbolicModel, jac: dict[str, sp.Matrix]) -> dict[st
             identity = jac[skip] == sp.eye(int(jac[skip].rows))
             out[skip] = Check(skip, "I (∂y/∂f: f's output passes to y unchanged)", identity)
             continue
+        layer = model.layers[j]
+        if isinstance(layer, Stepped):
+            out.update(stepped_checks(model, j, jac))
         for role, structure in model.structures(j).items():
             name = node.jacobian_name(role)
             derived = jac[name]
@@ -311,4 +494,22 @@ def structure_checks(model: SymbolicModel, jac: dict[str, sp.Matrix]) -> dict[st
                 derived - structure.matrix, model.definitions, model.meanings
             )
             out[name] = Check(name, structure.text, same)
+    return out
+
+
+def stepped_checks(model: SymbolicModel, j: int, jac: dict[str, sp.Matrix]) -> dict[str, Check]:
+    """A stepped layer's own Jacobians: derived from its composed map against the chain rule
+    over its steps, both written in the layer's input (:meth:`SymbolicLayer.composed`)."""
+    node, layer = model.nodes[j], model.layers[j]
+    assert isinstance(layer, Stepped)
+    a, params = model.input(j), model.of(j)
+    out: dict[str, Check] = {}
+    for role in model.roles(j):
+        if role in layer.keys:
+            continue
+        name = node.jacobian_name(role)
+        difference = model.derived[name] - layer.composed(jac[name], a, params)
+        holds = vanishes(difference, model.definitions, model.meanings)
+        text = f"{route_text(layer.route(role), layer.step_text)}, the chain rule over the steps"
+        out[name] = Check(name, text, holds)
     return out

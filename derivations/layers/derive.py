@@ -26,7 +26,7 @@ print matrices no one reads.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from math import prod
 from typing import ClassVar
 
@@ -38,17 +38,31 @@ from jacobians.paths import coupled, jacobian_shapes, skip_name
 
 from ..derivation import Derivation, Equation, Step
 from ..functions import sigmoid
-from .base import Block, Tensor, as_rows, dims, name_of, shape_text, slices, unvec, vec
+from .base import (
+    Route,
+    Stepped,
+    Tensor,
+    as_rows,
+    dims,
+    name_of,
+    route_keys,
+    route_text,
+    shape_text,
+    slices,
+    unvec,
+    vec,
+)
 from .chains import (
     PARAMS,
     Check,
     Claim,
     chain_of,
+    compact_input,
     jacobians,
     path_of,
     product,
     prove_network,
-    role_of,
+    roles_of,
     structure_checks,
 )
 from .model import SymbolicModel
@@ -61,8 +75,9 @@ MAX_ENTRIES = 2_500
 derivations take half a minute to print (most of it sympy's pretty printer). For a batch, the
 batch Jacobians count (``B`` times as tall and, for an input, as wide)."""
 
-_NAME = r"(?:[azWb]|gamma|beta)\d[\d_]*"
-_JAC = re.compile(rf"^J_(L|[az]\d[\d_]*)_({_NAME})$")
+_TENSOR = r"[azQKVSA]\d[\d_]*"
+_NAME = r"(?:[azWbQKVSAE]|Wq|Wk|Wv|gamma|beta)\d[\d_]*"
+_JAC = re.compile(rf"^J_(L|{_TENSOR})_({_NAME})$")
 
 
 class LayerDerivation(Derivation):
@@ -81,6 +96,9 @@ class LayerDerivation(Derivation):
         "⁽": r"$^($",
         "⁾": r"$^)$",
         "ᵇ": r"$^b$",
+        "ₜ": r"$_t$",
+        "ᵤ": r"$_u$",
+        "…": r"\ldots{}",
         **{c: f"$^{d}$" for d, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")},
     }
 
@@ -98,7 +116,7 @@ def _part(name: str, cost: str = "L") -> tuple[str, str]:
     if name == "L":
         return cost, cost
     shown, latex = name_of(name)
-    if name[0] == "W":
+    if name[0] in "WE":  # a matrix of weights (W, Wq, …) or an embedding table
         return f"vec({shown})", rf"\operatorname{{vec}}({latex})"
     return shown, latex
 
@@ -226,9 +244,15 @@ def layer_step(model: SymbolicModel, j: int) -> Step:
     first = node.kind.roles[0]
     shape = model.net.parameter_shapes[node.parameters[first]]
     text = f"{layer.formula()}, with {layer.parameter_name(first)} of shape {shape_text(shape)}"
-    out = model.written(j, vec(model.local(j)))
-    shown, latex = name_of(node.output)
-    equations = [Equation(names.label(shown, latex), out, dims(out))]
+    shown_map = None if model.batched else layer.map_equations(names, model.input(j), model.of(j))
+    if shown_map is not None:
+        equations = shown_map
+    else:
+        out = model.written(j, vec(model.local(j)))
+        if len(node.out_shape) == 2 and not model.batched:  # a sequence: one token per row
+            out = as_rows(unvec(out, node.out_shape))
+        shown, latex = name_of(node.output)
+        equations = [Equation(names.label(shown, latex), out, dims(out))]
     nxt = j + 1
     if nxt < len(model.nodes) and model.nodes[nxt].label == node.label:
         after = model.layers[nxt]
@@ -242,17 +266,63 @@ def layer_step(model: SymbolicModel, j: int) -> Step:
 
 
 def chain_step(model: SymbolicModel, jac: dict[str, sp.Matrix], names: list[str], lhs: str) -> Step:
-    """``∂L/∂… = ∂L/∂a[L] · ⋯`` with the shapes it multiplies."""
-    parts = " · ".join(_text_of(model, n) for n in names)
-    shapes = "·".join(f"({r}×{c})" for r, c in (dims(jac[n]) for n in names))
+    """``∂L/∂… = ∂L/∂a[L] · ⋯`` with the shapes it multiplies (a stepped layer's own Jacobian as
+    the chain rule over its steps)."""
+    parts = chain_text(model, names, lambda n: _text_of(model, n))
+    shapes = chain_text(model, names, lambda n: "({}×{})".format(*dims(jac[n])), "·")
     rows, cols = dims(jac[names[0]])[0], dims(jac[names[-1]])[1]
     return Step("The chain rule", f"{lhs} = {parts}\nshapes: {shapes} → ({rows}×{cols})")
+
+
+def steps_of(model: SymbolicModel, name: str) -> Route | None:
+    """A stepped layer's own Jacobian (attention's ``J_a1_Wq1``) as the route over its steps'
+    Jacobians by name (``J_a1_A1``, ``J_A1_S1``, …); ``None`` for any other factor."""
+    j = _owner(model, name)
+    if j is None or not isinstance(layer := model.layers[j], Stepped):
+        return None
+    node = model.nodes[j]
+    own = {node.jacobian_name(r): r for r in model.roles(j) if r not in layer.keys}
+    if name not in own:
+        return None
+    return tuple(tuple(node.jacobian_name(k) for k in path) for path in layer.route(own[name]))
+
+
+def factors_of(model: SymbolicModel, names: list[str]) -> list[str]:
+    """The factors a chain shows: each name, a stepped layer's own Jacobian as its steps."""
+    out: list[str] = []
+    for n in names:
+        route = steps_of(model, n)
+        out += [n] if route is None else route_keys(route)
+    return list(dict.fromkeys(out))
+
+
+def chain_text(
+    model: SymbolicModel,
+    names: Sequence[str],
+    each: Callable[[str], str],
+    sep: str = " · ",
+    among: bool = False,
+) -> str:
+    """The chain in words (``each`` writes a factor): a stepped layer's own Jacobian as the
+    route over its steps, in parentheses when it is a sum among other factors (``among``: the
+    chain itself is multiplied by more)."""
+    parts = []
+    for n in names:
+        route = steps_of(model, n)
+        if route is None:
+            parts.append(each(n))
+            continue
+        text = route_text(route, each)
+        if sep != " · ":
+            text = text.replace(" · ", sep)
+        parts.append(f"({text})" if len(route) > 1 and (len(names) > 1 or among) else text)
+    return sep.join(parts)
 
 
 def _owner(model: SymbolicModel, name: str) -> int | None:
     """The node a Jacobian belongs to (a block for its ``∂y/∂f``)."""
     for j, node in enumerate(model.nodes):
-        roles = {node.jacobian_name(r) for r in ("input", *node.kind.roles)}
+        roles = {node.jacobian_name(r) for r in model.roles(j)}
         if name in roles or (node.inner and name == skip_name(node)):
             return j
     return None
@@ -264,7 +334,9 @@ def factors_step(
     """Every factor with its entries; notes of the layers they belong to; structure verdicts."""
     notes: list[str] = []
     lines: list[str] = []
-    for n in names:
+    own = [n for n in names if steps_of(model, n) is not None]
+    names = factors_of(model, names)
+    for n in [*names, *own]:
         j = _owner(model, n)
         note = "" if j is None else model.layers[j].notes()
         if note and note not in notes:
@@ -289,7 +361,7 @@ def detail_steps(model: SymbolicModel, checks: dict[str, Check], j: int) -> list
     node = model.nodes[j]
     holds = {
         role: checks[node.jacobian_name(role)].holds
-        for role in ("input", *node.kind.roles)
+        for role in model.roles(j)
         if node.jacobian_name(role) in checks
     }
     return model.detail_steps(j, holds)
@@ -317,17 +389,34 @@ def block_steps(
             f"two are the same matrix: {_verdict(checks[name].holds)}."
         )
         shown, latex = _text_of(model, name), jacobian_label(model, name)
-        equations = (
+        equations: tuple[Equation, ...] = (
             Equation(jacobian_label(model, skip), jac[skip], dims(jac[skip])),
-            Equation(
-                model.names.label(
-                    f"{shown}, derived", rf"{model.names.latex[latex]}\ \text{{derived}}"
-                ),
-                model.derived[name],
-                dims(model.derived[name]),
-            ),
-            Equation(latex, jac[name], dims(jac[name])),
         )
+        stepped = [
+            m for m in node.inside if isinstance(model.layers[model.index[m.output]], Stepped)
+        ]
+        if stepped:  # its J_f is a sum of products of steps: shown as those, not multiplied out
+            inner_text = chain_text(
+                model,
+                [m.jacobian_name("input") for m in reversed(node.inner)],
+                lambda n: _text_of(model, n),
+            )
+            text += (
+                f" (Both are rational functions of {layer.in_name}, the weights and the "
+                "exponentials of the scores, too long to print: J_f = "
+                f"{inner_text}, whose factors are shown with the layer's derivations.)"
+            )
+        else:
+            equations += (
+                Equation(
+                    model.names.label(
+                        f"{shown}, derived", rf"{model.names.latex[latex]}\ \text{{derived}}"
+                    ),
+                    model.derived[name],
+                    dims(model.derived[name]),
+                ),
+                Equation(latex, jac[name], dims(jac[name])),
+            )
         steps.append(
             Step(f"The residual block {name_of(node.output)[0]}: I + J_f", text, equations)
         )
@@ -366,7 +455,7 @@ def delta_steps(model: SymbolicModel, jac: dict[str, sp.Matrix], j: int) -> list
         row = product([jac[n] for n in factors])
         text = (
             f"The factors from the loss down to {out}, multiplied: "
-            f"{' · '.join(_text_of(model, n) for n in factors)}:"
+            f"{chain_text(model, factors, lambda n: _text_of(model, n))}:"
         )
         steps = [Step(title, text, (Equation(label, row, dims(row)),))]
         simplified = simplify_output(model, jac, j)
@@ -382,7 +471,7 @@ def delta_steps(model: SymbolicModel, jac: dict[str, sp.Matrix], j: int) -> list
     text = (
         f"Writing δ[{lm}] for the product of the factors left of {_text_of(model, between[0])} "
         f"(derived at layer {lm}):  δ[{l}]ᵀ = δ[{lm}]ᵀ · "
-        f"{' · '.join(_text_of(model, n) for n in between)}"
+        f"{chain_text(model, between, lambda n: _text_of(model, n), among=True)}"
     )
     return [Step(title, text, (Equation(label, row, dims(row)),))]
 
@@ -517,33 +606,37 @@ def delta_compact_step(model: SymbolicModel, j: int) -> Step:
     )
 
 
-def compact_input(model: SymbolicModel, k: int, g: Tensor) -> Tensor:
-    """Node ``k``'s compact backward at its input for the output gradient ``g``; a block's is
-    ``g`` combined with its own layers' backward of ``g``."""
-    node, layer = model.nodes[k], model.layers[k]
-    if not node.inner:
-        return model.backward(k, g).input
-    through = g
-    for inner in reversed(node.inner):
-        through = compact_input(model, model.index[inner.output], through)
-    assert isinstance(layer, Block)
-    return layer.combine(g, through)
-
-
 def _verdict(holds: bool) -> str:
     return "holds ✓" if holds else "FAILS ✗"
 
 
-def proof_step(claim: Claim, others: list[Claim], normalized: bool = False) -> Step:
+def proof_step(
+    claim: Claim, others: list[Claim], normalized: bool = False, chain: str | None = None
+) -> Step:
     """The verdict, how it was decided, and the verdicts of the layer's other statements (and
-    of the blocks on the chain); ``normalized`` when a norm's ``x̂`` and ``σ`` are in it."""
-    text = (
-        f"{claim.statement}: {_verdict(claim.holds)}. Every factor of the chain "
-        f"{' · '.join(claim.chain)} is multiplied out (no δ symbols); the compact formula is "
-        "computed from ∂L/∂ŷ by every layer's own backward formulas, never from a Jacobian; "
-        "their difference expands (sympy.expand) to the zero matrix entry by entry — decided "
-        "symbolically, never by evaluating numbers."
-    )
+    of the blocks on the chain); ``normalized`` when a norm's ``x̂`` and ``σ`` are in it;
+    ``chain`` the chain in names, when not ``claim.chain`` joined."""
+    shown = chain or " · ".join(claim.chain)
+    if claim.layerwise:
+        text = (
+            f"{claim.statement}: {_verdict(claim.holds)}. Decided layer by layer, from the loss "
+            "down: for every layer on the chain, sᵀ · (its Jacobian at its input) minus its "
+            "compact backward formula of s, with s a tensor of symbols for the gradient at its "
+            "output, expands (sympy.expand) to the zero matrix — both sides are linear in s, so "
+            "the chain's ∂L/∂(output) is the compact route's gradient at every layer on the way "
+            f"down; here δ[{claim.label}]ᵀ times the last factor minus the compact formula of "
+            f"δ[{claim.label}] expands to 0 as well. So the chain {shown}, multiplied out, "
+            "equals the compact formula computed from ∂L/∂ŷ by every layer's own backward "
+            "formulas, never from a Jacobian — decided symbolically, never by evaluating numbers."
+        )
+    else:
+        text = (
+            f"{claim.statement}: {_verdict(claim.holds)}. Every factor of the chain {shown} is "
+            "multiplied out (no δ symbols); the compact formula is computed from ∂L/∂ŷ by "
+            "every layer's own backward formulas, never from a Jacobian; their difference "
+            "expands (sympy.expand) to the zero matrix entry by entry — decided symbolically, "
+            "never by evaluating numbers."
+        )
     if normalized:
         text += (
             " What does not expand to 0 with x̂ and σ as symbols is expanded again with "
@@ -603,10 +696,11 @@ def derive_node(
     claim = next(c for c in claims if c.node == j and c.param == param)
     others = [c for c in claims if c.node == j and c.param != param]
     others += [c for c in claims if c.node != j and model.nodes[c.node].inner and _on(c, names)]
-    d.add(proof_step(claim, others, bool(model.definitions)))
+    shown = chain_text(model, claim.chain, str)
+    d.add(proof_step(claim, others, bool(model.definitions), shown))
     d.holds = (
         claim.holds
-        and all(checks[n].holds for n in names if n in checks)
+        and all(checks[n].holds for n in [*names, *factors_of(model, names)] if n in checks)
         and all("FAILS ✗" not in s.text for s in d.steps)
     )
     return d
@@ -674,17 +768,19 @@ def derive_network(
         )
     chosen = list(  # W and gamma name the same role of a norm: derived once
         dict.fromkeys(
-            (j, role) for j in order for p in params if (role := role_of(model.nodes[j], p))
+            (j, role) for j in order for p in params for role in roles_of(model.nodes[j], p)
         )
     )
     if not chosen:
         roles = ", ".join(dict.fromkeys(r for j in order for r in model.nodes[j].kind.roles))
         where = "the network's layers" if layer is None else f"layer {layer}"
+        inputs = any(model.nodes[j].kind.differentiable_input for j in order)
         raise InvalidValueError(
             message(
                 "param",
-                f"a role of {where} ({roles}), delta or input",
+                f"a role of {where} ({roles}), delta" + (" or input" if inputs else ""),
                 ", ".join(params),
+                "" if inputs else "an embedding's input is token ids: it has no gradient",
             )
         )
     return [derive_node(model, jac, checks, claims, j, role) for j, role in chosen]

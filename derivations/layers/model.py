@@ -46,6 +46,7 @@ from .base import (
     Block,
     Context,
     Gradients,
+    Stepped,
     Structure,
     SymbolicLayer,
     Tensor,
@@ -164,6 +165,14 @@ class SymbolicModel:
             else:
                 self._local[j] = self._map(j, lambda a: layer.forward(a, self.of(j)))
         return self._local[j]
+
+    def roles(self, j: int) -> tuple[str, ...]:
+        """What node ``j`` has Jacobians of: ``input`` (unless its input is token ids), each
+        role, and each step of a layer made of steps (attention's ``"A_S"``, …)."""
+        node, layer = self.nodes[j], self.layers[j]
+        first = ("input",) if layer.differentiable_input else ()
+        steps = layer.keys if isinstance(layer, Stepped) else ()
+        return (*first, *node.kind.roles, *steps)
 
     def wrt(self, j: int, role: str) -> sp.Matrix:
         """``vec`` of what node ``j``'s Jacobian ``role`` differentiates by: its input, or a
@@ -284,7 +293,7 @@ class SymbolicModel:
             node, layer = self.nodes[j], self.layers[j]
             derived = {
                 role: self.derived[node.jacobian_name(role)]
-                for role in ("input", *node.kind.roles)
+                for role in self.roles(j)
                 if node.jacobian_name(role) in self.derived
             }
             a = self.layer_input(j)
@@ -349,13 +358,15 @@ class SymbolicModel:
     def in_block(self, j: int, M: sp.Matrix) -> sp.Matrix:
         """``M`` in the symbols of block ``j``'s input: its own layers' abbreviations (``x̂``)
         and outputs substituted, then every derived power its own layers write in their symbols
-        (``σ`` for ``√(var + ε)``) written so again, in their composed inputs."""
+        (``σ`` for ``√(var + ε)``) written so again, in their composed inputs; a stepped
+        layer's own symbols (attention's ``Q``, ``A``, …) written in its composed input."""
         subs = self.block_substitution(j)
         out = M.xreplace(self.definitions).xreplace(subs)
         for k in self.compute_order(self.nodes[j].inner):
             a = self.layer_input(k)
             composed = unvec([e.xreplace(subs) for e in a.reshape(-1)], a.shape)
             out = self.layers[k].written(out, composed)
+            out = self.layers[k].composed(out, composed, self.of(k))
         return out
 
     def forward_substitution(self) -> dict[sp.Symbol, sp.Expr]:

@@ -2,7 +2,7 @@
 
 :func:`symbolic_layer` turns a numeric :class:`~jacobians.network.Node` into its
 :class:`~derivations.layers.base.SymbolicLayer`; a kind without a symbolic module
-(attention, …) is refused with the list of those that have one.
+is refused with the list of those that have one.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from jacobians.errors import UnknownNameError, message
 from jacobians.network import Node
 
 from .activation import Activation
+from .attention import Attention
 from .base import Context, SymbolicLayer
 from .batchnorm import BatchNorm
 from .conv2d import Conv2d
 from .dense import Dense
 from .dropout import Dropout
+from .embedding import Embedding
 from .flatten import Flatten
 from .layernorm import LayerNorm
 from .pool import AvgPool, MaxPool
@@ -34,6 +36,8 @@ SYMBOLIC: dict[str, type[SymbolicLayer]] = {
         LayerNorm,
         Dropout,
         Residual,
+        Embedding,
+        Attention,
     )
     for name in cls.kinds
 }
