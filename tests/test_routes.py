@@ -12,7 +12,7 @@ from jacobians.backprop import vectorized_route
 from jacobians.chains import jacobian_route
 from jacobians.comparison import compare
 from jacobians.errors import InvalidValueError
-from jacobians.network import Network, cost
+from jacobians.network import Network, cost, forward
 from jacobians.numerical import numerical_route
 from jacobians.parameters import Parameters, init_parameters
 from jacobians.report import chain_line
@@ -76,7 +76,14 @@ def test_fused_row_equals_the_product_of_its_factors(problem: tuple[Network, Par
     if net.fused is None:
         assert route.fused_gap is None
         return
-    # with moderate logits both factors are finite: the product is used and checked
+    # an example is fused only where an output is saturated — exactly 0 or 1 in floating point
+    # (z = 60 under a sigmoid is 1.0), where ∂L/∂a[L] is not finite; with moderate logits both
+    # factors are finite, and the product is used and checked against the fused row
+    out = forward(net, params).values[net.nodes[-1].output]
+    saturated = {i for i in range(params.batch) if np.any((out[:, i] == 0) | (out[:, i] == 1))}
+    assert set(route.fused_examples) <= saturated
+    if saturated:
+        return
     assert route.fused_examples == ()
     assert route.fused_gap is not None
     assert route.fused_gap <= EXACT[0] * 10 + EXACT[1]
