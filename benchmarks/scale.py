@@ -8,7 +8,8 @@ Run: python benchmarks/scale.py   (prints Markdown tables; not part of the tests
 3. accumulation orders: multiply–adds and times;
 4. symbolic derivations (see also derive_speed.py);
 5. start-up of the command line, and what it imports;
-6. the exercise checker: 1,000 answer files through the API, 20 through the CLI.
+6. the exercise checker: 1,000 answer files through the API, 20 through the CLI; the
+   CLI's start-up with and without a formula answer; issue 15's hostile inputs.
 
 Where torch or jax can be imported, tables 1 and 2 add their gradients and their ``jacrev``
 Jacobians; they are never dependencies, and the script says when they were skipped.
@@ -22,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 from harness import frameworks, machine, median_seconds, paired_ratio, skipped
@@ -314,13 +316,83 @@ def _submissions(count: int) -> list[dict[str, object]]:
     return out
 
 
+_PROBE = """
+import sys, time
+t0 = time.perf_counter()
+from jacobians.exercises.answers import load_answers
+from jacobians.exercises.exercise import read_exercise
+from jacobians.exercises import grading
+exercise = read_exercise(sys.argv[1])
+exercise.key
+t1 = time.perf_counter()
+answers = load_answers(sys.argv[2])
+if answers.may_hold_formula():
+    grading._load_display()
+t2 = time.perf_counter()
+grading.check(exercise, answers)
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2, "sympy" in sys.modules)
+"""
+
+
+def _hostile(folder: Path) -> dict[str, Path]:
+    """The inputs of issue 15's "Why" list, each in an otherwise right answers file."""
+    import json
+
+    from jacobians.exercises.sets import walkthrough
+    from jacobians.exercises.solve import solution_json
+
+    key = {k: json.dumps(v) for k, v in solution_json(walkthrough()).items()}
+
+    def product(n: int) -> str:
+        return "eye(368)" if n == 1 else f"({product(n // 2)} @ {product(n - n // 2)})"
+
+    tower = "z2"
+    for _ in range(12):
+        tower = f"({tower}) ** 9"
+    files = {
+        "JSON NaN, Infinity, a 5,001-digit integer, `dw3`, a BOM": (
+            "json",
+            {"dW3": "[[NaN, 0]]", "db3": "Infinity", "db1": "1" * 5001, "dw3": "1"},
+        ),
+        'TOML 5,001-digit integer, `"ｄＷ３"`, a BOM': (
+            "toml",
+            {"db1": "1" * 5001, '"ｄＷ３"': "1"},
+        ),
+        "a tower of powers (not finite)": ("json", {"delta2": json.dumps(tower)}),
+        "48 `eye(368)` multiplied, in 9 answers": (
+            "json",
+            {
+                n: json.dumps(product(48))
+                for n in ("dW3", "db3", "delta2", "dW2", "db2", "delta1", "dW1", "db1", "delta3")
+            },
+        ),
+    }
+    out = {}
+    for label, (kind, replaced) in files.items():
+        items = key | replaced
+        if kind == "json":
+            text = "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in items.items()) + "}"
+        else:
+            text = "".join(f"{k} = {v}\n" for k, v in items.items())
+        path = folder / f"{len(out)}.{kind}"
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        out[label] = path
+    big = folder / "big.toml"
+    big.write_text(
+        ("junk = [" + ", ".join(["1.5"] * 1_200_000))[:4_999_000].rsplit(",", 1)[0] + "]"
+    )
+    out["a 5 MB TOML file"] = big
+    return out
+
+
 def checker() -> None:
     import json
     import tempfile
-    from pathlib import Path
 
+    from jacobians.exercises.answers import AnswersFileError, load_answers
     from jacobians.exercises.exercise import to_toml
-    from jacobians.exercises.grading import check
+    from jacobians.exercises.grading import _load_display, check
     from jacobians.exercises.sets import walkthrough
 
     print("## 6. The exercise checker (the walk-through exercise, 24 questions)\n")
@@ -332,19 +404,20 @@ def checker() -> None:
     for answers in subs:
         check(exercise, answers)
     api = (time.perf_counter() - start) / len(subs)
-    how = "API, one process (formulas in a child with the 1 s limit)"
+    how = "API, one process (each submission in a child with the 1 s limit)"
     print(f"| {how} | {len(subs)} | {api:.4f} |")
     start = time.perf_counter()
     for answers in subs:
         check(exercise, answers, time_limit=None)
     inline = (time.perf_counter() - start) / len(subs)
     print(f"| API, one process, no child process | {len(subs)} | {inline:.4f} |")
-    with tempfile.TemporaryDirectory() as folder:
-        ex = Path(folder) / "ex.toml"
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        ex = folder / "ex.toml"
         ex.write_text(to_toml(exercise))
         paths = []
         for i, answers in enumerate(subs[:20]):
-            p = Path(folder) / f"a{i}.json"
+            p = folder / f"a{i}.json"
             p.write_text(json.dumps(answers))
             paths.append(p)
         start = time.perf_counter()
@@ -355,7 +428,61 @@ def checker() -> None:
                 check=False,
             )
         cli = (time.perf_counter() - start) / len(paths)
-    print(f"| CLI, a process per submission | {len(paths)} | {cli:.3f} |\n")
+        print(f"| CLI, a process per submission | {len(paths)} | {cli:.3f} |\n")
+
+        numeric = folder / "numeric.json"
+        numeric.write_text(json.dumps(solution_answers := _reference_answers()))
+        formula = folder / "formula.json"
+        formula.write_text(json.dumps(solution_answers | {"db3": "delta3"}))
+        print(
+            "| CLI `jacobians check ex.toml answers` | wall (s) | start-up (s) | sympy (s) |"
+            " grading (s) | imports sympy |"
+        )
+        print("|---|---:|---:|---:|---:|---|")
+        for label, path in (("numbers only", numeric), ("one formula", formula)):
+            walls, parts = [], []
+            for _ in range(5):
+                begin = time.perf_counter()
+                out = subprocess.run(
+                    [sys.executable, "-c", _PROBE, str(ex), str(path)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                walls.append(time.perf_counter() - begin)
+                parts.append(out.stdout.split())
+            med = [statistics.median(float(p[i]) for p in parts) for i in range(3)]
+            print(
+                f"| {label} | {statistics.median(walls):.2f} | {med[0]:.2f} | {med[1]:.2f} |"
+                f" {med[2]:.3f} | {parts[-1][3]} |"
+            )
+        print()
+
+        _load_display()
+        print("| hostile input (in a right answers file) | grading (s) | outcome |")
+        print("|---|---:|---|")
+        for label, path in _hostile(folder).items():
+            begin = time.perf_counter()
+            try:
+                report = check(exercise, load_answers(path))
+                counts = {
+                    v: sum(r.verdict == v for r in report.results) for v in ("correct", "invalid")
+                }
+                outcome = (
+                    f"{counts['correct']} correct, {counts['invalid']} invalid,"
+                    f" {len(report.unknown)} to no question"
+                )
+            except AnswersFileError as e:
+                outcome = f"whole file refused: {str(e).split(': ', 1)[1][:60]}…"
+            print(f"| {label} | {time.perf_counter() - begin:.2f} | {outcome} |")
+        print()
+
+
+def _reference_answers() -> dict[str, object]:
+    from jacobians.exercises.sets import walkthrough
+    from jacobians.exercises.solve import solution_json
+
+    return solution_json(walkthrough())
 
 
 def main() -> None:

@@ -542,9 +542,11 @@ def _add_exercise_commands(sub: Any) -> None:
     )
     new.add_argument(
         "--seed",
-        type=_seed,
-        help="a per-student variant: the same questions with other numbers (default: "
-        "variant 0; for foundations, the chapter's own X and W)",
+        type=_student_id,
+        metavar="ID",
+        help="a per-student variant: the same questions with other numbers; a whole number "
+        "or any student id (s1234567, an email), mapped by SHA-256 (default: variant 0; for "
+        "foundations, the chapter's own X and W)",
     )
     _add_network_options(new, "for network only")
     new.add_argument(
@@ -591,7 +593,8 @@ def _add_exercise_commands(sub: Any) -> None:
         type=_positive_float,
         default=1.0,
         metavar="SECONDS",
-        help="per formula answer, enforced by a child process (default 1)",
+        help="for the whole submission, reading the file included, enforced by a child"
+        " process (default 1)",
     )
     check.set_defaults(handler=_check)
 
@@ -603,6 +606,18 @@ def _exercises_list(args: argparse.Namespace) -> int:
     for name, line in SETS.items():
         print(f"{name:<{width}}  {line}")
     return 0
+
+
+def _student_id(text: str) -> int | str:
+    """``--seed`` of ``exercises new``: a whole number below 2**32 as it is, any other text
+    as a student id (see :func:`jacobians.exercises.sets.variant_seed`)."""
+    from .exercises.exercise import ExerciseFileError
+    from .exercises.sets import student_id
+
+    try:
+        return student_id(text)
+    except ExerciseFileError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("seed: ")) from None
 
 
 def _exercises_new(args: argparse.Namespace) -> int:
@@ -649,7 +664,9 @@ def _exercises_new(args: argparse.Namespace) -> int:
         command += f" --loss {options['loss']} --batch {options['batch']}"
     exercise = new(args.name, args.seed, **options)
     if args.seed is not None:
-        command += f" --seed {args.seed}"
+        import shlex
+
+        command += f" --seed {shlex.quote(str(args.seed))}"
     text = to_toml(exercise, f"{exercise.title}\nwritten by: {command}")
     if args.output is None:
         print(text, end="")
@@ -672,18 +689,31 @@ def _exercises_solve(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .exercises.answers import read_answers
+    from .exercises.answers import load_answers
     from .exercises.exercise import read_exercise
     from .exercises.grading import check
 
     try:
         exercise = read_exercise(args.exercise)
-        report = check(exercise, read_answers(args.answers), args.time_limit)
+        report = check(exercise, load_answers(args.answers), args.time_limit)
     except Exception as error:
         if args.gradescope is not None:
-            _write_json(
-                args.gradescope, {"score": 0, "output": f"not graded: {error}", "tests": []}
-            )
+            from contextlib import suppress
+
+            from .errors import JacobiansError
+            from .exercises.answers import AnswersFileError
+            from .exercises.report import Report
+
+            # The student's file unusable, the exercise fine: every question failed (exit 2
+            # all the same). The exercise unusable, or our own failure: no tests, which
+            # run_autograder reports as the instructor's failure.
+            results = Report.gradescope_not_graded(f"not graded: {error}")
+            if isinstance(error, AnswersFileError):
+                with suppress(JacobiansError):
+                    read = read_exercise(args.exercise)
+                    questions = tuple((q.name, q.points) for q in read.questions)
+                    results = Report.gradescope_unusable_answers(read.title, questions, str(error))
+            _write_json(args.gradescope, results)
         raise
     if args.gradescope is not None:
         _write_json(args.gradescope, report.gradescope())

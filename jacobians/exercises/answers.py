@@ -8,17 +8,27 @@ exercise's names (:mod:`jacobians.exercises.expression`)::
     db3 = [0.0789]
     delta2 = "(W3.T @ delta3) * relu_prime(z2)"
 
-Nothing in the file is executed. A file that cannot be used at all (bad TOML/JSON, not a
-table, an unknown question) raises :class:`AnswersFileError`; a single unusable answer (ragged,
-not numeric, NaN) raises :class:`AnswerError` when it is graded, and costs nothing.
+Nothing in the file is executed. Only a file that cannot be read at all raises
+:class:`AnswersFileError`: not UTF-8 (a byte-order mark is fine), not TOML/JSON, not a table,
+larger than :data:`MAX_FILE_BYTES`, or a question answered twice. Anything wrong inside one
+answer costs that answer only: a number no float can hold (JSON's ``NaN``, ``Infinity``, TOML's
+``nan``, ``inf``, ``1e999``, a 5,001-digit integer) is read as a :class:`BadNumber`, and
+:func:`matrix_value` refuses it, like ragged rows or text where a number belongs, with an
+:class:`AnswerError` the grader turns into an ``invalid`` verdict. An answer to a question the
+exercise does not ask is reported (:func:`unknown_message`, with the question meant) and
+costs nothing else.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
+import re
 import tomllib
-from collections.abc import Iterable, Mapping
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 from math import prod
 from pathlib import Path
 
@@ -29,6 +39,10 @@ from ..errors import JacobiansError, message
 
 MAX_FILE_BYTES = 5_000_000
 MAX_ENTRIES = 1_000_000
+MAX_DEPTH = 8
+"""Nesting of the lists of one answer (a kernel ``C_out × C_in × k × k`` nests 4 deep)."""
+MAX_DIGITS = 309
+"""Digits of a whole number a float can hold (``1.8e308`` has 309)."""
 
 
 class AnswersFileError(JacobiansError, ValueError):
@@ -39,8 +53,46 @@ class AnswerError(JacobiansError, ValueError):
     """One answer that cannot be read as a matrix; the message says how to write it."""
 
 
-def read_answers(path: str | Path) -> dict[str, object]:
-    """The answers of a ``.toml`` or ``.json`` file, by question name (not yet graded)."""
+@dataclass(frozen=True)
+class BadNumber:
+    """A number in the file that no float holds; ``what`` says it for a student
+    (``NaN``, ``a whole number with 5,001 digits``)."""
+
+    what: str
+
+
+@dataclass(frozen=True)
+class AnswersText:
+    """An answers file read from disk but not yet parsed (``kind`` ``toml`` or ``json``).
+
+    Parsing a large TOML file takes seconds, so the grader parses it inside the child process
+    whose deadline bounds the whole submission (:func:`~jacobians.exercises.grading.check`)."""
+
+    text: str
+    kind: str
+    where: str = "answers"
+
+    def parse(self) -> dict[str, object]:
+        """The answers by question name; :class:`AnswersFileError` if the file is unusable."""
+        return parse_answers(self.text, self.kind, self.where)
+
+    def may_hold_formula(self) -> bool:
+        """Whether some answer may be a text (a formula): a cheap look at the raw text that
+        never misses one (and at worst says yes for a quoted key or a quote in a comment).
+
+        >>> AnswersText("dW3 = [[1, 2]]", "toml").may_hold_formula()
+        False
+        >>> AnswersText('{"dW3": "delta3 @ a2.T"}', "json").may_hold_formula()
+        True
+        """
+        if self.kind == "json":  # a string value ends before , ] or }; a key before :
+            return re.search(r'"\s*[,\]}]', self.text) is not None
+        return '"' in self.text or "'" in self.text
+
+
+def load_answers(path: str | Path) -> AnswersText:
+    """The text of a ``.toml`` or ``.json`` answers file, checked for size and encoding (a
+    UTF-8 byte-order mark is dropped); :class:`AnswersFileError` names what is wrong."""
     p = Path(path)
     where = f"answers {str(p)!r}"
     if p.suffix.lower() not in (".toml", ".json"):
@@ -51,46 +103,199 @@ def read_answers(path: str | Path) -> dict[str, object]:
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
             raise AnswersFileError(message(where, f"at most {MAX_FILE_BYTES:,} bytes", f"{size:,}"))
-        text = p.read_text(encoding="utf-8")
+        text = p.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise AnswersFileError(message(where, "an existing file", "no such file")) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise AnswersFileError(message(where, "a readable UTF-8 file", str(e))) from None
-    return parse_answers(text, "json" if p.suffix.lower() == ".json" else "toml", where)
+    except UnicodeDecodeError as e:
+        raise AnswersFileError(
+            message(
+                where,
+                "a text file in UTF-8",
+                f"byte {e.object[e.start]:#04x} at position {e.start + 1:,}",
+                "save it as UTF-8 (plain text) in your editor",
+            )
+        ) from None
+    except OSError as e:
+        raise AnswersFileError(message(where, "a readable file", str(e.strerror))) from None
+    return AnswersText(text, "json" if p.suffix.lower() == ".json" else "toml", where)
 
 
-def _no_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a number an answer can hold")
+def read_answers(path: str | Path) -> dict[str, object]:
+    """The answers of a ``.toml`` or ``.json`` file, by question name (not yet graded)."""
+    return load_answers(path).parse()
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 def parse_answers(text: str, kind: str = "toml", where: str = "answers") -> dict[str, object]:
-    """Parse the text of an answers file (``kind`` ``toml`` or ``json``)."""
+    """Parse the text of an answers file (``kind`` ``toml`` or ``json``); a leading byte-order
+    mark is dropped, numbers no float holds become :class:`BadNumber`.
+
+    >>> parse_answers('{"dW3": [1, NaN]}', "json")
+    {'dW3': [1, BadNumber(what='NaN')]}
+    >>> parse_answers('{"dW3": 1, "dW3": 2}', "json")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    jacobians.exercises.answers.AnswersFileError: answers: ... got 'dW3' twice; keep one answer
+    """
+    text = text.removeprefix("\ufeff")
     try:
-        data = (
-            json.loads(text, parse_constant=_no_constant) if kind == "json" else tomllib.loads(text)
-        )
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError, ValueError, RecursionError) as e:
-        raise AnswersFileError(message(where, f"valid {kind.upper()}", str(e)[:200])) from None
+        data = _parse_json(text) if kind == "json" else _parse_toml(text)
+    except _DuplicateKeyError as e:
+        raise AnswersFileError(
+            message(where, "each question answered once", f"{e.key!r} twice", "keep one answer")
+        ) from None
+    except RecursionError:
+        raise AnswersFileError(
+            message(where, f"lists nested at most {MAX_DEPTH} deep", "lists nested far deeper")
+        ) from None
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, ValueError) as e:
+        got = str(e)[:200]
+        raise AnswersFileError(
+            message(where, f"valid {kind.upper()}", got, _non_ascii_name(text, got))
+        ) from None
     if not isinstance(data, dict):
         raise AnswersFileError(message(where, "a table of question = answer", type(data).__name__))
     return data
 
 
-def check_names(
-    answers: Mapping[str, object], questions: Iterable[str], where: str = "answers"
-) -> None:
-    """Raise :class:`AnswersFileError` for an answer to a question the exercise does not ask."""
-    asked = list(questions)
-    unknown = [k for k in answers if k not in asked]
-    if unknown:
-        raise AnswersFileError(
-            message(
-                where,
-                f"answers to the exercise's questions ({', '.join(asked)})",
-                f"an answer to {unknown[0]!r}",
-                "check the spelling: names are as in NOTATION.md (dW2, delta2, J_z2_W2)",
-            )
+def _non_ascii_name(text: str, error: str) -> str:
+    """A hint when the line a TOML error names starts with a name in non-ASCII letters
+    (``ｄＷ３ = …`` is not TOML: a bare name is ASCII)."""
+    at = re.search(r"at line (\d+)", error)
+    lines = text.splitlines()
+    if at is None or not 1 <= int(at.group(1)) <= len(lines):
+        return ""
+    name = lines[int(at.group(1)) - 1].split("=", 1)[0].strip()
+    odd = [c for c in dict.fromkeys(name) if not c.isascii()][:3]
+    if not odd:
+        return ""
+    chars = ", ".join(f"`{c}` is {_char_name(c)}" for c in odd)
+    return f"the name {_show_name(name)} is not plain ASCII ({chars}); type it again in ASCII"
+
+
+def _parse_json(text: str) -> object:
+    return json.loads(
+        text,
+        parse_constant=BadNumber,
+        parse_int=_whole_number,
+        parse_float=_float,
+        object_pairs_hook=_no_duplicates,
+    )
+
+
+def _parse_toml(text: str) -> object:
+    try:
+        return tomllib.loads(text, parse_float=_float)
+    except ValueError as e:
+        if "integer string conversion" not in str(e):
+            raise
+    # a whole number of thousands of digits: Python refuses to read it (the int-string limit);
+    # a float literal that overflows the same way, its digits counted, stands in for it
+    return tomllib.loads(_LONG_INTEGER.sub(_stand_in, text), parse_float=_float)
+
+
+_LONG_INTEGER = re.compile(r"(?<![\w.])([+-]?)(\d[\d_]{1000,})(?![\w.])")
+_STAND_IN = re.compile(r"[+-]?9\.(\d+)e999999")
+
+
+def _stand_in(match: re.Match[str]) -> str:
+    return f"{match.group(1)}9.{len(match.group(2).replace('_', ''))}e999999"
+
+
+def _whole_number(text: str) -> int | BadNumber:
+    digits = len(text.lstrip("+-"))
+    if digits > MAX_DIGITS:
+        return BadNumber(f"a whole number with {digits:,} digits")
+    return int(text)
+
+
+def _float(text: str) -> float | BadNumber:
+    value = float(text)
+    if math.isfinite(value):
+        return value
+    if stand_in := _STAND_IN.fullmatch(text):
+        return BadNumber(f"a whole number with {int(stand_in.group(1)):,} digits")
+    if text.lstrip("+-").lower() in ("nan", "inf"):
+        return BadNumber(text)
+    return BadNumber(f"a number beyond ±1.8e308 ({text[:20]})")
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+# --- names ------------------------------------------------------------------------------
+
+_LOOKALIKES = str.maketrans(
+    dict(
+        zip(
+            "АВЕКМНОРСТХУаеорсхуіІјЈѕЅԁԀԜԝΑΒΕΖΗΙΚΜΝΟΡΤΥΧο",
+            "ABEKMHOPCTXYaeopcxyiIjJsSdDWwABEZHIKMNOPTYXo",
+            strict=True,
         )
+    )
+    | {"δ": "delta", "Δ": "delta"}
+)
+"""Cyrillic and Greek letters that look like Latin ones, and δ as in δ2 for delta2."""
+
+
+def _fold(name: str) -> str:
+    """``name`` as it looks: compatibility forms (full-width ``ｄＷ３``) and look-alike letters
+    made plain, case ignored."""
+    return unicodedata.normalize("NFKC", name).translate(_LOOKALIKES).casefold()
+
+
+def suggest(name: str, questions: Iterable[str]) -> str | None:
+    """The question ``name`` was probably meant for: the same name up to case, full-width and
+    look-alike letters, else the closest by :mod:`difflib`; ``None`` if none is close.
+
+    >>> suggest("dw3", ["dW3", "db3"]), suggest("ｄＷ３", ["dW3"]), suggest("xyz", ["dW3"])
+    ('dW3', 'dW3', None)
+    """
+    asked = list(questions)
+    folded = {_fold(q): q for q in asked}
+    if _fold(name) in folded:
+        return folded[_fold(name)]
+    close = difflib.get_close_matches(_fold(name), list(folded), n=1, cutoff=0.6)
+    return folded[close[0]] if close else None
+
+
+def unknown_message(name: str, questions: Iterable[str]) -> str:
+    """What to say of an answer to a question the exercise does not ask.
+
+    >>> unknown_message("dw3", ["dW3", "db3"])
+    'no question `dw3`; did you mean `dW3`? (this answer is not graded and costs nothing)'
+    """
+    asked = list(questions)
+    shown = _show_name(name)
+    odd = [c for c in dict.fromkeys(name) if not c.isascii()][:3]
+    if odd:
+        shown += " (" + ", ".join(f"`{c}` is {_char_name(c)}" for c in odd) + ")"
+    meant = suggest(name, asked)
+    hint = f"did you mean `{meant}`?" if meant else f"the questions are {', '.join(asked)}"
+    return f"no question {shown}; {hint} (this answer is not graded and costs nothing)"
+
+
+def _show_name(name: str) -> str:
+    text = name if len(name) <= 40 else name[:40] + "…"
+    return f"`{text}`" if text.isprintable() else repr(text)
+
+
+def _char_name(c: str) -> str:
+    return f"U+{ord(c):04X} {unicodedata.name(c, 'an unnamed character')}"
+
+
+# --- values -----------------------------------------------------------------------------
 
 
 def matrix_value(value: object, place: str = "answer") -> Matrix:
@@ -152,15 +357,18 @@ def _tensor_value(value: list[object], place: str) -> np.ndarray:
     while isinstance(level, list):
         if not level:
             raise AnswerError(message(place, "no empty list", "an empty list"))
+        if len(shape) == MAX_DEPTH:
+            raise AnswerError(
+                message(place, f"lists nested at most {MAX_DEPTH} deep", "deeper nesting")
+            )
         shape.append(len(level))
         level = level[0]
     if prod(shape) > MAX_ENTRIES:
         raise AnswerError(message(place, f"at most {MAX_ENTRIES:,} entries", "more"))
 
-    def check(item: object, depth: int, where: tuple[int, ...]) -> None:
+    def check(item: object, depth: int, where: tuple[int, ...]) -> float | list[object]:
         if depth == len(shape):
-            _finite(item, f"{place} entry {', '.join(str(i + 1) for i in where)}")
-            return
+            return _finite(item, f"{place} entry {', '.join(str(i + 1) for i in where)}")
         if not isinstance(item, list) or len(item) != shape[depth]:
             got = f"{len(item)} entries" if isinstance(item, list) else _describe(item)
             at = ", ".join(str(i + 1) for i in where) or "the top"
@@ -172,26 +380,26 @@ def _tensor_value(value: list[object], place: str) -> np.ndarray:
                     "a tensor is lists of equal length at every level",
                 )
             )
-        for i, sub in enumerate(item):
-            check(sub, depth + 1, (*where, i))
+        return [check(sub, depth + 1, (*where, i)) for i, sub in enumerate(item)]
 
-    check(value, 0, ())
-    return np.array(value, dtype=np.float64)
+    return np.array(check(value, 0, ()), dtype=np.float64)
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float | BadNumber) and not isinstance(value, bool)
 
 
 def _finite(value: object, place: str) -> float:
     if not _is_number(value):
         raise AnswerError(message(place, "a number", _describe(value)))
+    if isinstance(value, BadNumber):
+        raise AnswerError(message(place, "a finite number", value.what))
     try:
         number = float(value)  # type: ignore[arg-type]
     except OverflowError:
         number = math.inf
     if not math.isfinite(number):
-        raise AnswerError(message(place, "a finite number", repr(value)[:40]))
+        raise AnswerError(message(place, "a finite number", _describe(value)))
     return number
 
 
@@ -202,4 +410,13 @@ def _describe(value: object) -> str:
         return "an empty list" if not value else "a list"
     if isinstance(value, dict):
         return "a table"
+    if value is None:
+        return "null (no value)"
+    if isinstance(value, BadNumber):
+        return value.what
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("-" if value < 0 else "") + "Infinity"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_DIGITS:
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"a whole number with about {digits:,} digits"
     return f"{type(value).__name__} {value!r}"[:60]

@@ -4,7 +4,7 @@ The file is TOML (see ``docs/exercises.md`` for every field)::
 
     title = "The walk-through network"
     set = "walkthrough"          # where it came from (a built-in set, or "custom")
-    variant = 0                  # the seed of a per-student variant, when it has one
+    variant = 0                  # a per-student variant's seed or student id ("s1234567")
 
     [network]
     layout = "column"            # or "row": the matrix function L = Σ g(X W)
@@ -12,7 +12,7 @@ The file is TOML (see ``docs/exercises.md`` for every field)::
     activations = ["relu", "relu", "sigmoid"]
     loss = "bce"
 
-    [values]                     # the arrays, or: seed = 4 (and batch = …)
+    [values]                     # the arrays, or: seed = 4 or "s1234567" (and batch = …)
     W1 = [[…], …]
 
     [defaults]                   # optional: what every question inherits
@@ -87,7 +87,7 @@ class Exercise:
     problem: Problem
     questions: tuple[Question, ...]
     set: str = "custom"
-    variant: int | None = None
+    variant: int | str | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     @cached_property
@@ -151,8 +151,10 @@ def exercise_from_data(data: Mapping[str, Any], where: str = "exercise") -> Exer
         )
     base = _question_defaults(defaults, f"{where}: defaults")
     variant = data.get("variant")
-    if variant is not None and (not isinstance(variant, int) or isinstance(variant, bool)):
-        raise ExerciseFileError(message(f"{where}: variant", "a whole number", repr(variant)))
+    if variant is not None and (not isinstance(variant, int | str) or isinstance(variant, bool)):
+        raise ExerciseFileError(
+            message(f"{where}: variant", "a whole number or a student id (text)", _kind(variant))
+        )
     questions = tuple(
         _question(q, base, f"{where}: questions[{i}]") for i, q in enumerate(raw_questions)
     )
@@ -261,15 +263,20 @@ def _question(raw: object, base: Question, where: str) -> Question:
     return q
 
 
-def _seed(values: Mapping[str, Any], where: str) -> tuple[int, int]:
+def _seed(values: Mapping[str, Any], where: str) -> tuple[int | str, int]:
+    """``seed`` (a whole number ≥ 0 or a student id) and ``batch`` of a ``[values]`` table."""
+    from .sets import student_id
+
     _known(values, f"{where}: values", ("seed", "batch"))
     seed, batch = values["seed"], values.get("batch", 1)
-    for key, v, low in (("seed", seed, 0), ("batch", batch, 1)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < low:
-            raise ExerciseFileError(
-                message(f"{where}: values.{key}", f"a whole number ≥ {low}", _kind(v))
-            )
-    return seed, batch
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise ExerciseFileError(
+            message(f"{where}: values.batch", "a whole number ≥ 1", _kind(batch))
+        )
+    try:
+        return student_id(seed), batch
+    except ExerciseFileError as e:
+        raise ExerciseFileError(f"{where}: values.{e}") from None
 
 
 ProblemMaker = Any
@@ -453,7 +460,9 @@ def to_toml(exercise: Exercise, comment: str = "") -> str:
     """The exercise as a TOML file :func:`read_exercise` reads back to the same exercise."""
     lines = [f"# {line}" for line in comment.splitlines()]
     lines += [f"title = {_str(exercise.title)}", f"set = {_str(exercise.set)}"]
-    if exercise.variant is not None:
+    if isinstance(exercise.variant, str):
+        lines.append(f"variant = {_str(exercise.variant)}")
+    elif exercise.variant is not None:
         lines.append(f"variant = {exercise.variant}")
     lines += ["", "[network]"]
     for key, value in network_description(exercise.problem).items():

@@ -64,6 +64,10 @@ class Entry:
     instances: tuple[Matrix, ...]
     candidates: tuple[Candidate, ...]
     names: tuple[str, ...]
+    loss: str | None = None
+    """The network's loss (``mse``, ``bce``, …); ``None`` for the row layout's ``Σ g(X W)``."""
+    batch: int = 1
+    """The examples the cost averages over (``m``)."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,10 @@ def answer_key(exercise: Exercise) -> AnswerKey:
                 continue  # the formula does not fit this network's sizes
             if all(same(v, r) for v, r in zip(values, at, strict=True)):
                 continue  # not a mistake here (the transpose of a diagonal)
+            if model.mistake == "missing_activation_derivative" and np.array_equal(
+                value, reference
+            ):
+                continue  # relu' is exactly 1 wherever it matters here: no mistake at these values
             if any(
                 all(same(v, w) for v, w in zip(values, c.instances, strict=True))
                 for c in candidates
@@ -166,7 +174,15 @@ def answer_key(exercise: Exercise) -> AnswerKey:
             candidates.append(Candidate(model, value, values))
         names = q.names if q.names is not None else tuple(allowed_names(problem, q.name))
         entries[q.name] = Entry(
-            q, quantity(problem, q.name), formula, reference, at, tuple(candidates), names
+            q,
+            quantity(problem, q.name),
+            formula,
+            reference,
+            at,
+            tuple(candidates),
+            names,
+            problem.net.loss.name if isinstance(problem, ColumnProblem) else None,
+            problem.batch if isinstance(problem, ColumnProblem) else 1,
         )
     return AnswerKey(entries, env, envs, integers)
 

@@ -54,8 +54,12 @@ MISTAKES: dict[str, str] = {
         "the diagonal alone: the Jacobian of an elementwise function is the diagonal matrix"
         " diag(g'(z))"
     ),
+    "parameter_given": "the parameter given for its gradient",
+    "scaled": "scaled: a multiple of the right answer",
 }
-"""Every mistake the checker can name, with the sentence it shows."""
+"""Every mistake the checker can name, with the sentence it shows (``scaled`` is found by the
+checker itself, fitting a factor, and says which: see
+:func:`jacobians.exercises.grading.grade_numeric`)."""
 
 
 def _kinds_mistakes() -> dict[str, str]:
@@ -126,7 +130,8 @@ def _transforms(name: str, batch: int, shape: tuple[int, int]) -> list[Model]:
 
 def models(problem: Problem, name: str) -> tuple[str | None, list[Model]]:
     """The right formula for ``name`` (``None`` where the language cannot write it, as for a
-    softmax output under mse) and the mistake models: the transforms, then the formulas."""
+    softmax output under mse) and the mistake models: the transforms, the formulas, then the
+    parameter given for its gradient."""
     from .quantities import quantity
 
     quantity(problem, name)  # an unknown name raises here
@@ -134,10 +139,43 @@ def models(problem: Problem, name: str) -> tuple[str | None, list[Model]]:
     if isinstance(problem, RowProblem):
         right, wrong = _row_models(problem, name)
     elif not problem.net.is_dense:
-        return None, _layer_models(problem, name)
+        return None, [*_layer_models(problem, name), *_parameter_given(problem, name)]
     else:
         right, wrong = _column_models(problem, name)
-    return right, [*_transforms(name, batch, flattened_shape(problem, name)), *wrong]
+    given = _parameter_given(problem, name)
+    return right, [*_transforms(name, batch, flattened_shape(problem, name)), *wrong, *given]
+
+
+def gradient_parameter(problem: Problem, name: str) -> str | None:
+    """The parameter whose gradient ``name`` is (``dW2``, ``J_L_W2`` → ``W2``; ``dLdW``,
+    ``J_L_W`` → ``W``), ``None`` for any other quantity (``dLdX``: ``X`` is the input)."""
+    if isinstance(problem, RowProblem):
+        return {"dLdW": "W", "J_L_W": "W"}.get(name)
+    for prefix in ("d", "J_L_"):
+        if name.startswith(prefix) and name[len(prefix) :] in problem.params.values:
+            return name[len(prefix) :]
+    return None
+
+
+def _parameter_given(problem: Problem, name: str) -> list[Model]:
+    """``W2`` written for ``dW2``: the parameter's own values in the gradient's shape (a bias
+    as a column, a row ``vec(W2)ᵀ`` for ``J_L_W2``). Left out where the parameter is all
+    zeros: an answer of zeros is not told apart from any other zero answer."""
+    parameter = gradient_parameter(problem, name)
+    if parameter is None:
+        return []
+    row = name.startswith("J_L_")
+
+    def compute(p: Problem, parameter: str = parameter, row: bool = row) -> FloatArray | None:
+        value = p.W if isinstance(p, RowProblem) else p.params.values[parameter]
+        if not value.any():
+            return None
+        if row:
+            return value.reshape(1, -1)
+        return value.reshape(-1, 1) if value.ndim == 1 else value
+
+    note = f"this is {parameter} itself, not its gradient {name}"
+    return [Model("parameter_given", note=note, compute=compute)]
 
 
 def flattened_shape(problem: Problem, name: str) -> tuple[int, int]:

@@ -12,20 +12,29 @@
 - ``attention``: single-head self-attention on a ``3 × 2`` sequence: the gradients at ``V``,
   ``A`` and ``S``, ``dWq``, the softmax block of one row and ``dX``, its mistakes diagnosed.
 
-A variant's values come from its seed, and are drawn again (deterministically: attempt ``k``
-uses the generator seeded with ``(seed, k)``) until every question discriminates
-(:func:`jacobians.exercises.key.problems`): no all-zero answer from a dead relu layer, no
-matrix symmetric where a transpose must show, no mistake indistinguishable from the answer.
+A variant's values come from its seed — a whole number, or a student id mapped to one by
+:func:`variant_seed` — and are drawn again (deterministically: attempt ``k`` uses the generator
+seeded with ``(seed, k)``) until the variant is lively (:func:`lifeless`: every relu layer has
+at least half of its units active on some example, every gradient answer at most half of its
+entries zero) and every question discriminates (:func:`jacobians.exercises.key.problems`): no
+all-zero answer, no matrix symmetric where a transpose must show, no mistake
+indistinguishable from the answer. What the network fixes whatever the values — identity
+Jacobians, relu's 0/1 Jacobians, a pooling's sparse gradients — each set lists in
+:data:`STRUCTURE`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from math import prod
 from typing import Any
 
 import numpy as np
 
+from .._typing import FloatArray
 from ..errors import JacobiansError, message
 from ..network import (
     DEFAULT_ACTIVATIONS,
@@ -34,12 +43,14 @@ from ..network import (
     Network,
     check_finite,
     display,
+    flat,
+    forward,
 )
 from ..paths import coupled
 from .exercise import Exercise, ExerciseFileError, Question, _ColumnMaker, _RowMaker
 from .key import problems
 from .layered import intermediate_shapes
-from .quantities import ColumnProblem, RowProblem
+from .quantities import ColumnProblem, Problem, RowProblem, references
 
 MAX_DRAWS = 200
 SETS: dict[str, str] = {
@@ -140,7 +151,7 @@ CNN_QUESTIONS = tuple(
 """The convolution set's questions, from the output to the input."""
 
 
-def cnn(seed: int = 0) -> Exercise:
+def cnn(seed: int | str = 0) -> Exercise:
     """The small convolutional network's exercise, variant ``seed``."""
     net = Network.from_layers(CNN_LAYERS, CNN_INPUT, "bce")
     title = "A small convolutional network: convolution and pooling as matrices"
@@ -163,7 +174,7 @@ BATCHNORM_QUESTIONS = tuple(
 bias before it has no gradient at all)."""
 
 
-def batchnorm(seed: int = 0) -> Exercise:
+def batchnorm(seed: int | str = 0) -> Exercise:
     """Batch norm's exercise, variant ``seed``: a batch of 4, the examples coupled."""
     net = Network.from_layers(BATCHNORM_LAYERS, BATCHNORM_INPUT, "bce")
     title = "Batch norm: the Jacobian that couples a batch"
@@ -187,7 +198,7 @@ RESIDUAL_QUESTIONS = tuple(
 )
 
 
-def residual(seed: int = 0) -> Exercise:
+def residual(seed: int | str = 0) -> Exercise:
     """The residual block's exercise, variant ``seed``."""
     net = Network.from_layers(RESIDUAL_LAYERS, RESIDUAL_INPUT, "bce")
     title = "A residual block: I + J, and why the gradient gets through"
@@ -215,7 +226,7 @@ ATTENTION_QUESTIONS = tuple(
 ``Y``)."""
 
 
-def attention(seed: int = 0) -> Exercise:
+def attention(seed: int | str = 0) -> Exercise:
     """Single-head self-attention's exercise, variant ``seed``: one example, a sequence of 3
     tokens of width 2."""
     net = Network.from_layers(ATTENTION_LAYERS, ATTENTION_INPUT, "bce")
@@ -259,7 +270,7 @@ def layer_questions(net: Network, batch: int = 1) -> tuple[Question, ...]:
     return tuple(out)
 
 
-def walkthrough(seed: int = 0) -> Exercise:
+def walkthrough(seed: int | str = 0) -> Exercise:
     """The walk-through network's exercise, variant ``seed``."""
     return network_exercise(
         DEFAULT_SIZES,
@@ -271,7 +282,7 @@ def walkthrough(seed: int = 0) -> Exercise:
     )
 
 
-def foundations(seed: int | None = None) -> Exercise:
+def foundations(seed: int | str | None = None) -> Exercise:
     """The matrix function ``L = Σ σ(X W)``: the chapter's values, or variant ``seed``."""
     from ..rowlayout import chapter_example
 
@@ -287,7 +298,7 @@ def network_exercise(
     sizes: str | Sequence[int] | None = None,
     activations: str | Sequence[str] | None = None,
     loss: str | None = None,
-    seed: int = 0,
+    seed: int | str = 0,
     batch: int = 1,
     title: str | None = None,
     name: str = "network",
@@ -344,8 +355,9 @@ def check_size(net: Network, batch: int) -> None:
         )
 
 
-def new(name: str, seed: int | None = None, **network: Any) -> Exercise:
-    """The built-in set ``name`` (see :data:`SETS`)."""
+def new(name: str, seed: int | str | None = None, **network: Any) -> Exercise:
+    """The built-in set ``name`` (see :data:`SETS`), variant ``seed``: a whole number or a
+    student id (:func:`variant_seed`)."""
     from ..errors import unknown_name
 
     if name == "walkthrough":
@@ -365,28 +377,175 @@ def new(name: str, seed: int | None = None, **network: Any) -> Exercise:
     raise unknown_name("exercise set", name, SETS)
 
 
+MAX_STUDENT_ID = 200
+"""The longest student id (characters, after normalisation) ``--seed`` takes."""
+MAX_INT_SEED = 2**32
+"""Whole numbers below this (and digit strings of them) are seeds as they are."""
+
+
+def student_id(given: int | str) -> int | str:
+    """A variant's id as the exercise file records it: a whole number ``0 ≤ n < 2**32`` (or
+    its ASCII digits) as that number; any other text NFC-normalised and stripped.
+
+    >>> student_id(" 017 "), student_id("s1234567"), student_id("Ada@Example.org")
+    (17, 's1234567', 'Ada@Example.org')
+    """
+    if isinstance(given, bool) or not isinstance(given, int | str):
+        raise ExerciseFileError(
+            message("seed", "a whole number or a student id (text)", repr(given)[:80])
+        )
+    if isinstance(given, int):
+        if given < 0:
+            raise ExerciseFileError(
+                message("seed", "a whole number ≥ 0, or a student id (text)", str(given))
+            )
+        return given
+    text = unicodedata.normalize("NFC", given).strip()
+    if not text:
+        raise ExerciseFileError(
+            message("seed", "a student id (s1234567, an email) or a whole number", "empty text")
+        )
+    if len(text) > MAX_STUDENT_ID:
+        raise ExerciseFileError(
+            message("seed", f"a student id of at most {MAX_STUDENT_ID} characters", f"{len(text)}")
+        )
+    control = [c for c in text if unicodedata.category(c) in ("Cc", "Cf")]
+    if control:
+        raise ExerciseFileError(
+            message("seed", "a student id without control characters", f"{control[0]!r}")
+        )
+    if text.isascii() and text.isdigit() and int(text) < MAX_INT_SEED:
+        return int(text)
+    return text
+
+
+def variant_seed(given: int | str) -> int:
+    """The number a variant is drawn from: a whole number (see :func:`student_id`) as it is;
+    a student id ``s`` as ``int.from_bytes(sha256(utf8(NFC(strip(s))))[:8], "big")``, the
+    same on every platform and every Python or numpy version (never ``hash()``, which varies
+    from run to run).
+
+    >>> variant_seed(17), variant_seed("17"), variant_seed("abc")  # sha256: ba7816bf8f01cfea…
+    (17, 17, 13436514500253700074)
+    """
+    ident = student_id(given)
+    if isinstance(ident, int):
+        return ident
+    return int.from_bytes(hashlib.sha256(ident.encode("utf-8")).digest()[:8], "big")
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What a set's network fixes whatever a variant's values, by question name.
+
+    ``fixed``: the same answer in every variant (an identity Jacobian: ``∂z/∂b = I``).
+    ``discrete``: one of a few values (relu's ``∂a/∂z = diag(0 or 1)`` at one example, a max
+    pooling's selection matrix), so two variants may share it.
+    ``sparse``: mostly zeros whatever the values (max pooling sends a window's gradient to one
+    entry of its four), exempt from the rule that a gradient is at most half zeros.
+    Every other answer differs between any two variants.
+    """
+
+    fixed: tuple[str, ...] = ()
+    discrete: tuple[str, ...] = ()
+    sparse: tuple[str, ...] = ()
+
+
+STRUCTURE: dict[str, Structure] = {
+    "walkthrough": Structure(
+        fixed=("J_z3_b3", "J_z2_b2", "J_z1_b1"), discrete=("J_a2_z2", "J_a1_z1")
+    ),
+    "foundations": Structure(),
+    "cnn": Structure(discrete=("J_a2_a1",), sparse=("J_L_a1", "delta1")),
+    "batchnorm": Structure(),
+    "residual": Structure(),
+    "attention": Structure(),
+}
+"""The built-in sets' :class:`Structure` (``network`` has none: its network is the caller's)."""
+
+
+def is_gradient(name: str) -> bool:
+    """A gradient of the loss or cost: ``delta…``, ``d…`` (``dW2``, ``dLdX``) or ``J_L_…``."""
+    return name.startswith(("d", "J_L_"))
+
+
+def relu_layers(problem: Problem) -> list[tuple[str, FloatArray, FloatArray]]:
+    """Each relu layer's name ``z``, its input ``z`` and the gradient ``g = ∂L/∂a`` reaching
+    its output, both ``units × B``, from one forward and one backward pass."""
+    from ..backprop import backward_steps
+
+    if not isinstance(problem, ColumnProblem):
+        return []
+    cache = forward(problem.net, problem.params)
+    return [
+        (step.node.input, flat(cache.values[step.node.input]), flat(step.g))
+        for step in backward_steps(problem.net, problem.params, cache)
+        if step.node.kind.name == "relu"
+    ]
+
+
+def lifeless(problem: Problem, questions: Sequence[Question], exercise_set: str) -> list[str]:
+    """Why a draw is too dead to be a variant (empty when it is lively): a relu layer with
+    fewer than half of its units active (``z > 0``) on any example; relu layers none of which
+    has an inactive unit the gradient reaches (where a forgotten ``relu'`` shows); a gradient
+    answer (:func:`is_gradient`, not ``sparse`` in :data:`STRUCTURE`; for a set without a
+    structure, such as ``network``, a parameter's gradient ``dW1``) more than half zeros.
+    The relu tests come first: they are cheap and fail most often. A relu layer may be all
+    active (``relu' = 1`` wherever the gradient reaches): the key then lists no forgotten
+    ``relu'`` for it, since that gives the right numbers, and another layer shows the mistake;
+    the walk-through's two-unit layer 2 could not otherwise keep ``dW2`` at most half zeros."""
+    out: list[str] = []
+    relus = relu_layers(problem)
+    for name, z, _ in relus:
+        active = np.any(z > 0, axis=1)
+        if 2 * int(active.sum()) < active.size:
+            out.append(f"{name}: {int(active.sum())} of {active.size} relu units active")
+    if relus and not any(np.any((z <= 0) & (g != 0)) for _, z, g in relus):
+        out.append("relu: no inactive unit the gradient reaches, a forgotten relu' cannot show")
+    if out:
+        return out
+    sparse = STRUCTURE.get(exercise_set, Structure()).sparse
+    parameters = set(problem.net.parameter_names) if isinstance(problem, ColumnProblem) else set()
+    refs = references(problem)
+    for q in questions:
+        # a caller's network (no STRUCTURE) may route gradients sparsely (max pooling): there
+        # only the parameters' gradients are held to the rule
+        ruled = is_gradient(q.name) if exercise_set in STRUCTURE else q.name[1:] in parameters
+        if ruled and q.name.startswith(("d", "J_L_")) and q.name not in sparse and q.name in refs:
+            zeros, size = int(np.count_nonzero(refs[q.name] == 0)), refs[q.name].size
+            if 2 * zeros > size:
+                out.append(f"{q.name}: {zeros} of {size} entries zero")
+    return out
+
+
 def draw_variant(
     title: str,
     maker: Any,
     questions: tuple[Question, ...],
-    seed: int,
+    seed: int | str,
     batch: int,
     exercise_set: str,
 ) -> Exercise:
-    """Draw values from ``seed`` until every question discriminates, or raise
-    :class:`ExerciseFileError` saying why no draw did."""
+    """Draw values from ``seed`` (a whole number or a student id, see :func:`variant_seed`)
+    until the draw is lively (:func:`lifeless`) and every question discriminates, or raise
+    :class:`ExerciseFileError` saying why no draw did. The exercise records ``seed`` as
+    :func:`student_id` normalises it."""
+    from .exercise import _check_questions
+
+    ident, number = student_id(seed), variant_seed(seed)
     last: list[str] = []
     for attempt in range(MAX_DRAWS):
-        rng = np.random.default_rng([seed, attempt])
+        rng = np.random.default_rng([number, attempt])
         problem = maker.draw(rng, batch)
         if isinstance(problem, ColumnProblem):
             try:
                 check_finite(problem.net, problem.params)
             except JacobiansError:
                 continue
-        exercise = Exercise(title, problem, questions, exercise_set, seed)
-        from .exercise import _check_questions
-
+        last = lifeless(problem, questions, exercise_set)
+        if last:
+            continue
+        exercise = Exercise(title, problem, questions, exercise_set, ident)
         _check_questions(exercise, "exercise")
         last = problems(exercise.key)
         if not last:
@@ -394,7 +553,9 @@ def draw_variant(
     raise ExerciseFileError(
         message(
             "exercise",
-            f"values that tell every right answer from the known mistakes within {MAX_DRAWS} draws",
+            f"values that tell every right answer from the known mistakes, with every relu "
+            f"layer at least half active and every gradient at most half zeros, within "
+            f"{MAX_DRAWS} draws",
             f"none; the last draw failed on {'; '.join(last[:3])}",
             "use wider layers, or an activation without dead units",
         )

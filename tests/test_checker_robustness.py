@@ -1,0 +1,404 @@
+"""The checker under hostile answers files: whatever one answer holds costs that answer only,
+and a whole submission is graded within one deadline (issue 15, points 1, 2 and 7).
+
+The corpus extends the one of ``test_expression.py`` with the inputs found by trying the
+checker as a student would: JSON's ``NaN``/``Infinity``, a 5,001-digit integer, a byte-order
+mark, misspelt, full-width and Cyrillic question names, a formula that runs for seconds, a
+tower of powers, a 5 MB TOML file. Wall times here are generous upper bounds (the machine is
+shared); the measured figures are in ``benchmarks/README.md``, section 6.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jacobians.cli import main
+from jacobians.exercises.answers import (
+    AnswersFileError,
+    AnswersText,
+    BadNumber,
+    load_answers,
+    parse_answers,
+    suggest,
+)
+from jacobians.exercises.exercise import to_toml
+from jacobians.exercises.grading import _load_display, check
+from jacobians.exercises.report import Report
+from jacobians.exercises.sandbox import run_streaming
+from jacobians.exercises.sets import walkthrough
+from jacobians.exercises.solve import solution_json
+
+EXERCISE = walkthrough()
+QUESTIONS = [q.name for q in EXERCISE.questions]
+KEY = solution_json(EXERCISE)
+BOUND = 5.0
+"""Seconds a test allows one graded submission (the limit is 1 s; the machine is shared)."""
+
+
+def _slow_product(leaves: int = 48) -> str:
+    """A balanced product of ``eye(368)``: within every expression limit (143 nodes, each
+    product 368³ ≈ 5·10⁷ multiply–adds), yet seconds of arithmetic."""
+    if leaves == 1:
+        return "eye(368)"
+    return f"({_slow_product(leaves // 2)} @ {_slow_product(leaves - leaves // 2)})"
+
+
+TOWER = "z2"
+for _ in range(12):
+    TOWER = f"({TOWER}) ** 9"  # 9¹² overflows; sympy took 20 s to draw it before the check
+
+
+def json_text(replaced: dict[str, str]) -> str:
+    """The reference answers as a JSON file, with the raw JSON text of ``replaced``."""
+    items = {k: json.dumps(v) for k, v in KEY.items()} | replaced
+    return "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in items.items()) + "}"
+
+
+def toml_text(replaced: dict[str, str]) -> str:
+    """The reference answers as a TOML file, with the raw TOML text of ``replaced``."""
+    items = {k: json.dumps(v) for k, v in KEY.items()} | replaced
+    return "".join(f"{k} = {v}\n" for k, v in items.items())
+
+
+# (label, kind, the replaced answers' raw text, {question: what its message says})
+CORPUS: list[tuple[str, str, dict[str, str], dict[str, str]]] = [
+    ("json NaN", "json", {"dW3": "[[NaN, 0.0]]"}, {"dW3": "finite number, got NaN"}),
+    ("json Infinity", "json", {"db3": "Infinity"}, {"db3": "finite number, got Infinity"}),
+    ("json -Infinity", "json", {"db3": "[-Infinity]"}, {"db3": "got -Infinity"}),
+    ("json 1e999", "json", {"db3": "1e999"}, {"db3": r"beyond ±1\.8e308"}),
+    ("json 5,001 digits", "json", {"db1": "1" * 5001}, {"db1": "whole number with 5,001 digits"}),
+    ("toml 5,001 digits", "toml", {"db1": "1" * 5001}, {"db1": "whole number with 5,001 digits"}),
+    ("toml -5,001 digits", "toml", {"db1": "[-" + "1" * 5001 + "]"}, {"db1": "5,001 digits"}),
+    ("toml nan, inf", "toml", {"dW3": "[[nan, inf]]", "db3": "-inf"}, {"dW3": "got nan"}),
+    ("400 digits", "json", {"db3": "9" * 400}, {"db3": "whole number with 400 digits"}),
+    ("a table", "json", {"dW2": '{"a": 1}'}, {"dW2": "got a table"}),
+    ("a toml table", "toml", {"dW2": "{ a = 1 }"}, {"dW2": "got a table"}),
+    ("true", "json", {"dW2": "true"}, {"dW2": "got bool True"}),
+    ("null", "json", {"dW2": "null"}, {"dW2": "got null .no value."}),
+    ("a date", "toml", {"dW2": "1979-05-27"}, {"dW2": "got date"}),
+    ("nested junk", "json", {"dW1": '[[1, "x"], [null, {}]]'}, {"dW1": "a number"}),
+    ("a mix", "json", {"dW1": "[1, [2]]"}, {"dW1": "or rows .lists. throughout"}),
+    ("12 deep", "json", {"dW1": "[" * 12 + "1" + "]" * 12}, {"dW1": "nested at most 8 deep"}),
+    ("not a formula", "json", {"delta2": '"W3 @@ delta3"'}, {"delta2": "not a formula"}),
+    ("code", "json", {"delta2": "\"__import__('os')\""}, {"delta2": "not allowed"}),
+    ("a tower of powers", "json", {"delta2": json.dumps(TOWER)}, {"delta2": "not finite"}),
+    (
+        "a formula running for seconds",
+        "json",
+        {"delta3": json.dumps(_slow_product())},
+        # checked within 1 s where BLAS is fast (then its shape, 368×368, is wrong)
+        {
+            "delta3": "still being checked when the submission's time limit of 1 s ran out"
+            "|got 368×368"
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "kind", "replaced", "said"), CORPUS, ids=[c[0] for c in CORPUS])
+def test_each_hostile_answer_costs_only_itself_within_the_bound(
+    label: str, kind: str, replaced: dict[str, str], said: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / f"answers.{kind}"
+    path.write_text((json_text if kind == "json" else toml_text)(replaced), encoding="utf-8")
+    _load_display()  # sympy's import is start-up, paid once, and only for a formula
+    start = time.perf_counter()
+    report = check(EXERCISE, load_answers(path))
+    assert time.perf_counter() - start < BOUND
+    by_name = {r.name: r for r in report.results}
+    for name, result in by_name.items():
+        if name in replaced:
+            assert result.verdict != "correct" and result.score == 0, (name, result)
+        else:
+            assert result.verdict == "correct", (name, result)
+    for name, pattern in said.items():
+        assert re.search(pattern, by_name[name].message), by_name[name].message
+
+
+def test_a_missing_answer_is_invalid_and_named() -> None:
+    answers = {k: v for k, v in KEY.items() if k != "dW2"}
+    r = {x.name: x for x in check(EXERCISE, answers, time_limit=None).results}
+    assert r["dW2"].verdict == "invalid" and r["dW2"].message.startswith("no answer; add dW2")
+
+
+def test_a_formula_that_is_not_finite_says_so_before_it_is_drawn() -> None:
+    for limit in (None, 1.0):
+        r = {x.name: x for x in check(EXERCISE, {"delta2": TOWER}, time_limit=limit).results}
+        assert r["delta2"].verdict == "invalid" and "not finite" in r["delta2"].message
+        assert r["delta2"].shown is not None and "z" in r["delta2"].shown
+
+
+def test_a_slow_formula_loses_only_the_answers_after_it() -> None:
+    """Numbers are graded first, formulas after: a slow formula costs itself and the
+    formulas still waiting, each saying why, and nothing already graded."""
+    answers: dict[str, object] = dict(KEY) | {"delta3": _slow_product(), "db3": "delta3"}
+    _load_display()
+    start = time.perf_counter()
+    report = check(EXERCISE, answers, time_limit=0.2)  # the product takes 0.5 to 5 s
+    assert time.perf_counter() - start < BOUND
+    r = {x.name: x for x in report.results}
+    assert r["delta3"].message == (
+        "the formula was still being checked when the submission's time limit of 0.2 s ran"
+        " out; simplify it"
+    )
+    assert r["db3"].message == (
+        "not graded: the submission's time limit of 0.2 s ran out while delta3 was being"
+        " checked; simplify that answer and check again"
+    )
+    assert all(x.verdict == "correct" for n, x in r.items() if n not in ("delta3", "db3"))
+
+
+def test_a_five_megabyte_toml_file_is_refused_within_the_bound(tmp_path: Path) -> None:
+    """It took 11 s to parse; the parse now runs inside the deadline."""
+    path = tmp_path / "big.toml"
+    junk = "junk = [" + ", ".join(["1.5"] * 1_200_000)
+    path.write_text(junk[:4_999_000].rsplit(",", 1)[0] + "]\n")
+    start = time.perf_counter()
+    with pytest.raises(AnswersFileError, match=r"a file read within the time limit of 1 s"):
+        check(EXERCISE, load_answers(path))
+    assert time.perf_counter() - start < BOUND
+
+
+# --- names ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("dw3", "dW3"),  # case
+        ("ｄＷ３", "dW3"),  # full-width (NFKC)
+        ("J_L_а3", "J_L_a3"),  # Cyrillic а
+        ("dԜ3", "dW3"),  # Cyrillic Ԝ
+        ("δ2", "delta2"),  # Greek δ
+        ("dW33", "dW3"),  # difflib
+        ("deltta1", "delta1"),
+        ("surprise", None),
+    ],
+)
+def test_an_unknown_question_is_reported_with_the_one_meant(name: str, meant: str | None) -> None:
+    assert suggest(name, QUESTIONS) == meant
+    report = check(EXERCISE, KEY | {name: 1.0}, time_limit=None)
+    assert report.all_correct and report.score == report.max_score == 24
+    (unknown,) = report.unknown
+    assert unknown.name == name and unknown.suggestion == meant
+    hint = f"did you mean `{meant}`?" if meant else "the questions are J_L_a3, J_a3_z3"
+    assert unknown.message.startswith(f"no question `{name}`") and hint in unknown.message
+
+
+def test_a_look_alike_letter_is_named_in_the_message() -> None:
+    report = check(EXERCISE, {"ｄW3": 1.0}, time_limit=None)
+    assert "`ｄ` is U+FF44 FULLWIDTH LATIN SMALL LETTER D" in report.unknown[0].message
+    dW3 = next(r for r in report.results if r.name == "dW3")
+    assert dW3.message == "no answer; the file answers `ｄW3`: rename it dW3"
+
+
+def test_a_quoted_toml_name_in_look_alike_letters_is_an_unknown_question() -> None:
+    report = check(EXERCISE, AnswersText(toml_text({'"ｄＷ３"': "1"}), "toml"), time_limit=None)
+    assert report.all_correct and [u.suggestion for u in report.unknown] == ["dW3"]
+
+
+def test_an_unknown_question_shows_in_text_json_and_jupyter() -> None:
+    report = check(EXERCISE, KEY | {"dw3": 1.0}, time_limit=None)
+    text = report.text()
+    assert "! no question `dw3`; did you mean `dW3`?" in text
+    assert "(24 correct, 0 incorrect, 0 invalid; 1 answer to no question)" in text
+    data = report.as_json()
+    assert data["unknown"] == [
+        {
+            "name": "dw3",
+            "suggestion": "dW3",
+            "message": "no question `dw3`; did you mean `dW3`? (this answer is not graded"
+            " and costs nothing)",
+        }
+    ]
+    assert data["score"] == data["max_score"] == 24
+    assert "| `dw3` | ! not a question | 0/0 |" in report._repr_markdown_()
+    assert "<code>dw3</code>" in report._repr_html_()
+    assert Report("t", ()).as_json()["unknown"] == []
+
+
+# --- files ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["json", "toml"])
+def test_a_byte_order_mark_is_accepted(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / f"answers.{kind}"
+    text = json_text({}) if kind == "json" else toml_text({})
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert check(EXERCISE, load_answers(path), time_limit=None).all_correct
+    assert parse_answers("\ufeff" + text, kind) == KEY
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "match"),
+    [
+        (b'{"dW3": 1, "db3": 2, "dW3": 3}', ".json", r"each question answered once, got 'dW3'"),
+        (b'{"dW3": [{"a": 1, "a": 2}]}', ".json", r"got 'a' twice"),
+        (b"dW3 = 1\ndW3 = 2\n", ".toml", r"valid TOML, got Cannot overwrite a value"),
+        (b'{"dW3": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", ".json", r"nested far deeper"),
+        (b"dW3 = " + b"[" * 100_000 + b"]" * 100_000, ".toml", r"nested far deeper"),
+        (b"dW3 = [1, ", ".toml", r"valid TOML"),
+        (b"[1, 2]", ".json", r"a table of question = answer, got list"),
+        (b'{"dW3": "\xe9t\xe9"}', ".json", r"a text file in UTF-8, got byte 0xe9 at position 10"),
+        (b"dW3 = 1", ".txt", r"a \.toml or \.json file, got '\.txt'"),
+        (
+            "dW3 = 1\nｄW3 = 2\n".encode(),
+            ".toml",
+            r"Invalid statement \(at line 2, column 1\); the name `ｄW3` is not plain ASCII"
+            r" \(`ｄ` is U\+FF44 FULLWIDTH LATIN SMALL LETTER D\); type it again in ASCII",
+        ),
+    ],
+)
+def test_a_file_that_cannot_be_read_at_all_is_the_only_whole_submission_error(
+    content: bytes, suffix: str, match: str, tmp_path: Path
+) -> None:
+    path = tmp_path / f"answers{suffix}"
+    path.write_bytes(content)
+    with pytest.raises(AnswersFileError, match=match):
+        check(EXERCISE, load_answers(path), time_limit=1.0)
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "answers.json"
+    path.write_bytes(b" " * 5_000_001)
+    with pytest.raises(AnswersFileError, match=r"at most 5,000,000 bytes, got 5,000,001"):
+        load_answers(path)
+    with pytest.raises(AnswersFileError, match="no such file"):
+        load_answers(tmp_path / "none.toml")
+
+
+def test_numbers_no_float_holds_are_read_as_bad_numbers() -> None:
+    got = parse_answers('{"a": [NaN, Infinity, -Infinity, 1e999, ' + "7" * 5001 + "]}", "json")
+    assert got["a"] == [
+        BadNumber("NaN"),
+        BadNumber("Infinity"),
+        BadNumber("-Infinity"),
+        BadNumber("a number beyond ±1.8e308 (1e999)"),
+        BadNumber("a whole number with 5,001 digits"),
+    ]
+    assert parse_answers("a = [1_000, -" + "7" * 5001 + ", 2.5]", "toml")["a"] == [
+        1000,
+        BadNumber("a whole number with 5,001 digits"),
+        2.5,
+    ]
+
+
+def test_python_values_no_float_holds_cost_their_answer_only() -> None:
+    answers: dict[str, object] = KEY | {"db3": 10**5000, "db2": [math.nan], "dW3": [[math.inf, 0]]}
+    r = {x.name: x for x in check(EXERCISE, answers, time_limit=None).results}
+    assert "a whole number with about 5,001 digits" in r["db3"].message
+    assert "got NaN" in r["db2"].message and "got Infinity" in r["dW3"].message
+    assert sum(x.verdict == "correct" for x in r.values()) == 21
+
+
+# --- the property -----------------------------------------------------------------------
+
+JUNK_JSON = st.one_of(
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "1" * 5001, "-" + "9" * 400]),
+    st.sampled_from(["true", "null", "{}", "[]", "[[]]", '{"dW3": 1}', '"W3 @ W3"', '"x @ x"']),
+    st.text(max_size=30).map(lambda t: json.dumps(t + " @@")),  # never a formula
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.text(max_size=5), st.just(float("nan"))),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+        max_leaves=8,
+    ).map(lambda v: json.dumps(v)),
+)
+"""Raw JSON text of answers that are never right."""
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(QUESTIONS), JUNK_JSON),
+    st.dictionaries(
+        st.text(min_size=1, max_size=8).filter(lambda k: k not in QUESTIONS), JUNK_JSON
+    ),
+)
+def test_exactly_the_replaced_answers_are_not_correct(
+    replaced: dict[str, str], extra: dict[str, str]
+) -> None:
+    text = json_text(replaced | extra)
+    report = check(EXERCISE, AnswersText(text, "json"), time_limit=None)
+    wrong = {r.name for r in report.results if r.verdict != "correct"}
+    assert wrong == set(replaced)
+    assert {u.name for u in report.unknown} == set(extra)
+    assert report.score == 24 - len(replaced) and report.max_score == 24
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.dictionaries(st.sampled_from(QUESTIONS), JUNK_JSON, min_size=1))
+def test_the_property_holds_in_the_time_limited_child(replaced: dict[str, str]) -> None:
+    report = check(EXERCISE, AnswersText(json_text(replaced), "json"))
+    assert {r.name for r in report.results if r.verdict != "correct"} == set(replaced)
+
+
+# --- the child --------------------------------------------------------------------------
+
+
+def _count_slowly(n: int, emit: object) -> None:
+    for i in range(n):
+        emit(i)  # type: ignore[operator]
+        if i == 2:
+            time.sleep(10)
+
+
+def _fail(emit: object) -> None:
+    raise ValueError("broken")
+
+
+def test_one_deadline_keeps_what_the_child_sent_before_it() -> None:
+    start = time.perf_counter()
+    assert run_streaming(_count_slowly, (5,), 0.5) == ([0, 1, 2], False)
+    assert time.perf_counter() - start < BOUND
+    assert run_streaming(_count_slowly, (2,), 5.0) == ([0, 1], True)
+    assert run_streaming(_count_slowly, (2,), None) == ([0, 1], True)
+    with pytest.raises(ValueError, match="broken"):
+        run_streaming(_fail, (), 5.0)
+
+
+# --- start-up (point 7) -----------------------------------------------------------------
+
+_PROBE = """
+import sys
+from jacobians.cli import main
+code = main(["check", sys.argv[1], sys.argv[2]])
+print(code, "sympy" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("formula", "imports_sympy"), [(False, False), (True, True)])
+def test_sympy_is_imported_only_for_a_formula_answer(
+    formula: bool, imports_sympy: bool, tmp_path: Path
+) -> None:
+    ex = tmp_path / "ex.toml"
+    ex.write_text(to_toml(EXERCISE))
+    answers = tmp_path / "answers.toml"
+    answers.write_text(toml_text({"db3": '"delta3"'} if formula else {}))
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(ex), str(answers)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split()[-2:] == ["0", str(imports_sympy)]
+
+
+def test_the_cli_grades_a_hostile_file_with_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ex = tmp_path / "ex.toml"
+    ex.write_text(to_toml(EXERCISE))
+    answers = tmp_path / "answers.json"
+    answers.write_bytes(b"\xef\xbb\xbf" + json_text({"dW3": "NaN", "dw3": "1"}).encode())
+    assert main(["check", str(ex), str(answers), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["score"] == 23 and data["unknown"][0]["suggestion"] == "dW3"
