@@ -11,7 +11,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
 PROG = "jacobians"
@@ -30,6 +30,27 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        """Subcommands parsed by :class:`Subparser`, which reports what it does not know."""
+        kwargs.setdefault("parser_class", Subparser)
+        return super().add_subparsers(**kwargs)
+
+
+class Subparser(Parser):
+    """A subcommand's parser: an argument it does not know is an error under its own name
+    (``jacobians compare: error: unrecognized arguments: --bogus``), not handed back to the
+    top-level parser to report as ``jacobians: error: …``. argparse's subcommand action calls
+    :meth:`parse_known_args` and passes the leftovers up; here there are none."""
+
+    def parse_known_args(
+        self, args: Iterable[str] | None = None, namespace: Any = None
+    ) -> tuple[Any, list[str]]:
+        """Parse ``args``; an argument left over is a usage error of this subcommand."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
 
 
 class UsageError(Exception):
@@ -460,7 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_byte_size,
         default=None,
         metavar="BYTES",
-        help=f"the largest dense Jacobian to draw, as for compare (default 1G, or {BUDGET_ENV})",
+        help="the memory the plot may take: its largest dense Jacobian (as for compare) and "
+        f"about 10 × all their bytes while drawn (default 1G, or {BUDGET_ENV})",
     )
     for p in (p_chain, p_sweep, p_jac):
         p.add_argument("-o", "--output", required=True, metavar="PNG", help="the file to write")
@@ -922,9 +944,11 @@ def _plot(args: argparse.Namespace) -> int:
         from .parameters import init_parameters
 
         net = _network(args)
+        budget = _memory_budget(args)
+        plots.check_plot_memory(net, args.batch or 1, budget)  # before anything is built
         seed = DEFAULT_SEED if args.seed is None else args.seed
         params = init_parameters(net, seed, args.batch or 1)
-        path = plots.draw_jacobians(net, params, args.output, memory_budget=_memory_budget(args))
+        path = plots.draw_jacobians(net, params, args.output, memory_budget=budget)
     print(
         f"wrote {path} ({plots.DPI * plots.SIZE[0]:.0f} × {plots.DPI * plots.SIZE[1]:.0f} pixels)"
     )

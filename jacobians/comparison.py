@@ -41,14 +41,31 @@ SAMPLE_ABOVE, SAMPLE = 2_000, 20
 
 
 def sample_size(net: Network, sample: int | str | None) -> int | None:
-    """Entries per parameter array the numerical route differentiates: all (``None``) for
-    networks of up to ``SAMPLE_ABOVE`` parameters when ``sample`` is ``'auto'``, else
-    ``SAMPLE`` at random; an integer asks for that many."""
+    """Entries per parameter array the numerical route differentiates, ``None`` for all of
+    them: ``'all'`` (or ``None``) every one; ``'auto'`` every one for networks of up to
+    ``SAMPLE_ABOVE`` parameters, else ``SAMPLE`` at random; a whole number ``k ≥ 1`` that many
+    (as ``compare --sample all|auto|K``). Raises
+    :class:`~jacobians.errors.InvalidValueError` for anything else.
+
+    >>> net = Network.from_spec()  # 3-4-2-1, 29 parameters
+    >>> sample_size(net, "all"), sample_size(net, "auto"), sample_size(net, 5)
+    (None, None, 5)
+    """
+    if sample == "all" or sample is None:
+        return None
     if sample == "auto":
         return SAMPLE if net.parameter_count > SAMPLE_ABOVE else None
-    if sample is None or isinstance(sample, int):
+    if isinstance(sample, int) and not isinstance(sample, bool) and sample >= 1:
         return sample
-    raise InvalidValueError(message("sample", "'auto', a whole number or None", repr(sample)))
+    raise InvalidValueError(
+        message(
+            "sample",
+            "'all', 'auto', a whole number ≥ 1 or None",
+            repr(sample),
+            "'all' differentiates every parameter, 'auto' samples above "
+            f"{SAMPLE_ABOVE:,} parameters",
+        )
+    )
 
 
 def budget(net: Network, batch: int, representation: str, sample: int | None) -> float:
@@ -213,9 +230,10 @@ def compare(
 
     ``jacobians``, ``memory_budget`` and ``strategy`` choose the Jacobian route's
     representation and batch strategy (:func:`jacobians.chains.jacobian_route`); ``sample``
-    the numerical route's entries (:func:`sample_size`). Raises
+    the numerical route's entries per parameter array, as ``compare --sample``: ``'all'``,
+    ``'auto'`` (the default) or a whole number (:func:`sample_size`). Raises
     :class:`~jacobians.errors.InvalidValueError` where the loss is infinite, dense Jacobians
-    exceed the budget, or the comparison is too large."""
+    exceed the budget, the comparison is too large, or ``sample`` is none of those."""
     entries = sample_size(net, sample)
     jacobians, switched = resolve_jacobians(net, params.batch, jacobians, memory_budget, entries)
     check_budget(net, params.batch, jacobians, entries)

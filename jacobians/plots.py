@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from math import ceil
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from .chains import DEFAULT_MEMORY_BUDGET, _bytes, example_jacobians
 from .errors import InvalidValueError, message
 from .network import Network, forward
 from .parameters import Parameters
-from .paths import coupled, largest_dense
+from .paths import coupled, jacobian_shapes, largest_dense
 from .rowlayout import matrix_function
 
 SIZE = (8.0, 6.0)
@@ -101,16 +102,56 @@ def sweep_curve(
     return SweepCurve(t, loss, tangent, x0, base.L, slope)
 
 
-def jacobian_panels(
-    net: Network, params: Parameters, memory_budget: int = DEFAULT_MEMORY_BUDGET
-) -> list[tuple[str, Matrix]]:
-    """Every Jacobian factor of example 0, from the loss side to the input side, dense; for a
-    network other than the dense shorthand also the first layer's input Jacobian (a
-    convolution's Toeplitz band); for a network whose examples are coupled (batch norm) and
-    a batch, the batch Jacobians. Refused, as ``compare --jacobians dense`` is, when the
-    largest would exceed ``memory_budget`` bytes."""
+DRAWING_COPIES = 10
+"""Bytes matplotlib holds per byte of a heatmap's matrix while it draws (its float copy, the
+normalised and masked arrays, the resampling): measured 10.1 on 200-200-1 and 300-300-1 (peak
+resident memory 0.73 and 2.2 GB for 64 and 217 MB of Jacobians)."""
+
+
+def panel_bytes(net: Network, batch: int = 1) -> int:
+    """Bytes of every panel :func:`jacobian_panels` builds, dense float64, from the shapes alone
+    (``batch`` examples when the network couples them, else one).
+
+    >>> panel_bytes(Network.from_spec())  # 3-4-2-1: 1+1+2+2+1+1, 4+8+16+4, 16+48+16 entries
+    960
+    """
     first = not net.is_dense
-    batch = params.batch if coupled(net) else 1
+    joint = batch if coupled(net) else 1
+    return sum(8 * r * c for r, c in jacobian_shapes(net, first, joint).values())
+
+
+def check_plot_memory(net: Network, batch: int, memory_budget: int) -> None:
+    """Refuse, from the shapes alone and before anything is built, a Jacobian plot beyond
+    ``memory_budget`` bytes: as ``compare --jacobians dense``, its largest dense Jacobian; then
+    what drawing them all takes, ``DRAWING_COPIES`` × :func:`panel_bytes`."""
+    first = not net.is_dense
+    joint = batch if coupled(net) else 1
+    name, shape = _check_largest(net, first, joint, memory_budget)
+    held = panel_bytes(net, batch)
+    drawing = DRAWING_COPIES * held
+    if drawing > memory_budget:
+        shown = "x".join(map(str, net.input_shape))
+        label = net.spec if net.is_dense else f"the network on inputs {shown}"
+        if joint > 1:
+            label += f" with a batch of {joint}"
+        raise InvalidValueError(
+            message(
+                "memory budget",
+                f"a plot that fits {_bytes(memory_budget)} while drawn",
+                f"{label}: its Jacobians take {_bytes(held)}, about {_bytes(drawing)} to draw "
+                f"({DRAWING_COPIES} copies while matplotlib draws; the largest, {name}, is "
+                f"{shape[0]}×{shape[1]})",
+                "draw a smaller network (--sizes, --layers, --batch), or raise --memory-budget "
+                f"to {_size_option(drawing)}",
+            )
+        )
+
+
+def _check_largest(
+    net: Network, first: bool, batch: int, memory_budget: int
+) -> tuple[str, tuple[int, int]]:
+    """Refuse, as ``compare --jacobians dense`` does, a largest dense Jacobian beyond
+    ``memory_budget`` bytes; return its name and shape."""
     name, shape, size = largest_dense(net, first, batch)
     if size > memory_budget:
         raise InvalidValueError(
@@ -121,6 +162,27 @@ def jacobian_panels(
                 "draw a smaller network, or raise --memory-budget",
             )
         )
+    return name, shape
+
+
+def _size_option(size: int) -> str:
+    """``size`` bytes, rounded up, as ``--memory-budget`` reads it: ``9.4G``, ``640M``."""
+    if size > 2**30:
+        return f"{ceil(size * 10 / 2**30) / 10:g}G"
+    return f"{ceil(size / 2**20)}M"
+
+
+def jacobian_panels(
+    net: Network, params: Parameters, memory_budget: int = DEFAULT_MEMORY_BUDGET
+) -> list[tuple[str, Matrix]]:
+    """Every Jacobian factor of example 0, from the loss side to the input side, dense; for a
+    network other than the dense shorthand also the first layer's input Jacobian (a
+    convolution's Toeplitz band); for a network whose examples are coupled (batch norm) and
+    a batch, the batch Jacobians. Refused, as ``compare --jacobians dense`` is, when the
+    largest would exceed ``memory_budget`` bytes."""
+    first = not net.is_dense
+    batch = params.batch if coupled(net) else 1
+    _check_largest(net, first, batch, memory_budget)
     if batch > 1:  # the examples are coupled: the batch's Jacobians, the only ones there are
         from .batchchain import batch_jacobians
 
@@ -220,7 +282,10 @@ def draw_jacobians(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> Path:
     """Every Jacobian factor as a heatmap titled with its name and shape: for a convolutional
-    network the staircase of ``I ⊗ U`` and the band of the Toeplitz matrix among them."""
+    network the staircase of ``I ⊗ U`` and the band of the Toeplitz matrix among them.
+    Refused before anything is built when drawing would exceed ``memory_budget`` bytes
+    (:func:`check_plot_memory`)."""
+    check_plot_memory(net, params.batch, memory_budget)
     panels = jacobian_panels(net, params, memory_budget)
     fig = _figure(size)
     cols = min(4, len(panels))
