@@ -144,6 +144,7 @@ _LATEX_TEXT = {
     "−": "-",
     "Σ": r"$\Sigma$",
     "→": r"$\to$",
+    "⇒": r"$\Rightarrow$",
     "≤": r"$\le$",
     "≥": r"$\ge$",
     "ŷ": r"$\hat y$",

@@ -2,9 +2,13 @@
 
 For layer ``l`` and parameter ``W`` the steps are: the layer's forward map; the chain rule
 with the shapes it multiplies; every factor with its entries; ``δ[l]ᵀ`` (the factors up to
-``∂a[l]/∂z[l]``, written with the symbols ``δ[l+1]`` below the output layer); the last factor
+``∂a[l]/∂z[l]``, written with the symbols ``δ[l+1]`` below the output layer); below the output,
+the lumped factor ``∂z[l+1]/∂z[l] = W[l+1] diag(g'(z[l]))`` and the transposition of the row
+``δ[l]ᵀ`` into the column recursion ``δ[l] = (W[l+1]ᵀ δ[l+1]) ⊙ g'(z[l])``; the last factor
 ``∂z[l]/∂vec(W[l]) = I ⊗ a[l-1]ᵀ`` applied to it; the reshape into ``dW[l]``; the compact
 formula ``δ[l] a[l-1]ᵀ``; and the verdict of the proof in :func:`derivations.chains.prove`.
+A sigmoid factor is also written in its outputs, ``σ' = a ⊙ (1 − a)``. Every step that
+states an identity proves it symbolically and says "holds ✓" or "FAILS ✗".
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import sympy as sp
 from jacobians.errors import InvalidValueError, message, unknown_name
 from jacobians.network import Network
 
-from .chains import Claim, chain_names, jacobians, product, prove, vec
+from . import chains
+from .chains import Claim, chain_names, is_zero, jacobians, product, prove, vec
 from .derivation import Derivation, Equation, Step
 from .functions import sigmoid
 from .network import SymbolicNetwork
@@ -114,6 +119,146 @@ def _delta_step(sn: SymbolicNetwork, jac: dict[str, sp.Matrix], l: int) -> tuple
     return Step(f"δ[{l}]ᵀ = ∂L/∂z[{l}]", text, (Equation(label, row, _shape(row)),)), extra
 
 
+def _verdict(holds: bool) -> str:
+    return "holds ✓" if holds else "FAILS ✗"
+
+
+def _in_z(sn: SymbolicNetwork, l: int, M: sp.Matrix) -> sp.Matrix:
+    """``M`` with the symbols ``a[l]`` replaced by ``g[l](z[l])`` (softmax's factor is in ``a``)."""
+    return M.xreplace(dict(zip(sn.a[l], sn.a_expr(l), strict=True)))
+
+
+def _unevaluated(*factors: sp.Matrix) -> sp.Basic:
+    """The product of explicit matrices, printed as a product (each matrix with its entries)."""
+    return sp.MatMul(*(sp.ImmutableMatrix(f) for f in factors), evaluate=False)
+
+
+def lumped_factor(sn: SymbolicNetwork, jac: dict[str, sp.Matrix], l: int) -> sp.Matrix:
+    """``∂z[l+1]/∂z[l] = ∂z[l+1]/∂a[l] · ∂a[l]/∂z[l] = W[l+1] diag(g'(z[l]))``, shape
+    ``(n[l+1], n[l])``: column ``k`` of ``W[l+1]`` scaled by ``g'(z[l]ₖ)`` (for softmax,
+    ``W[l+1] (diag(a[l]) − a[l] a[l]ᵀ)``)."""
+    return jac[f"J_z{l + 1}_a{l}"] * jac[f"J_a{l}_z{l}"]
+
+
+def lumped_direct(sn: SymbolicNetwork, l: int) -> sp.Matrix:
+    """``Matrix.jacobian`` of ``z[l+1] = W[l+1] g[l](z[l]) + b[l+1]``, written out in ``z[l]``:
+    the independent side of the lumped factor's proof."""
+    return (sn.W[l + 1] * sn.a_expr(l) + sn.b[l + 1]).jacobian(sn.z[l])
+
+
+def _lumped_step(sn: SymbolicNetwork, jac: dict[str, sp.Matrix], l: int) -> tuple[Step, bool]:
+    """The lumped factor ``∂z[l+1]/∂z[l]`` with its shape, proved equal to ``lumped_direct``."""
+    lumped = lumped_factor(sn, jac, l)
+    p, n = _shape(lumped)
+    elementwise = sn.derivative[l] is not None
+    if elementwise:
+        form, tool = f"W[{l + 1}] diag(g'(z[{l}]))", "sympy.expand"
+        holds = is_zero(lumped - lumped_direct(sn, l))
+    else:
+        form, tool = f"W[{l + 1}] (diag(a[{l}]) − a[{l}] a[{l}]ᵀ)", "sympy.cancel"
+        holds = all(sp.cancel(e) == 0 for e in _in_z(sn, l, lumped) - lumped_direct(sn, l))
+    text = (
+        f"∂z[{l + 1}]/∂z[{l}] = ∂z[{l + 1}]/∂a[{l}] · ∂a[{l}]/∂z[{l}] = {form}, shapes "
+        f"({p}×{n})·({n}×{n}) → ({p}×{n}), so that δ[{l}]ᵀ = δ[{l + 1}]ᵀ · ∂z[{l + 1}]/∂z[{l}]. "
+        f"Equal to Matrix.jacobian of z[{l + 1}] = W[{l + 1}] g[{l}](z[{l}]) + b[{l + 1}] "
+        f"written out in z[{l}]: {_verdict(holds)} ({tool} of the difference, entry by entry)."
+    )
+    label = sn.names.label(
+        f"∂z[{l + 1}]/∂z[{l}]", rf"\frac{{\partial z^{{[{l + 1}]}}}}{{\partial z^{{[{l}]}}}}"
+    )
+    title = f"The lumped factor ∂z[{l + 1}]/∂z[{l}] = {form}"
+    product_form = _unevaluated(jac[f"J_z{l + 1}_a{l}"], jac[f"J_a{l}_z{l}"])
+    equations = (Equation(label, product_form, (p, n)), Equation(label, lumped, (p, n)))
+    return Step(title, text, equations), holds
+
+
+def column_recursion(sn: SymbolicNetwork, jac: dict[str, sp.Matrix], l: int) -> sp.Matrix:
+    """``(δ[l+1]ᵀ W[l+1] D)ᵀ = Dᵀ W[l+1]ᵀ δ[l+1] = D W[l+1]ᵀ δ[l+1]`` by ``(ABC)ᵀ = CᵀBᵀAᵀ``
+    and ``Dᵀ = D`` (``D = ∂a[l]/∂z[l]``, diagonal, or softmax's symmetric matrix), ``n[l] × 1``."""
+    return jac[f"J_a{l}_z{l}"] * sn.W[l + 1].T * sn.delta[l + 1]
+
+
+def _transpose_step(sn: SymbolicNetwork, jac: dict[str, sp.Matrix], l: int) -> tuple[Step, bool]:
+    """The row ``δ[l]ᵀ`` transposed into the column recursion, with the proof that the
+    transposed row, ``D W[l+1]ᵀ δ[l+1]`` and the ``⊙`` form agree."""
+    D = jac[f"J_a{l}_z{l}"]
+    row = sn.delta[l + 1].T * jac[f"J_z{l + 1}_a{l}"] * D
+    column = column_recursion(sn, jac, l)
+    hadamard = chains.recursion(sn, l, sn.delta[l + 1], jac)
+    symmetric = D == D.T
+    holds = symmetric and is_zero(row.T - column) and is_zero(column - hadamard)
+    nxt = f"δ[{l + 1}]"
+    if sn.derivative[l] is not None:
+        d, why = f"diag(g'(z[{l}]))", "a diagonal matrix is symmetric, diag(·)ᵀ = diag(·)"
+        result = f" = (W[{l + 1}]ᵀ {nxt}) ⊙ g'(z[{l}])"
+        scaling = f"; multiplying by the diagonal scales entry k by g'(z[{l}]ₖ), which is ⊙"
+    else:
+        d = f"∂a[{l}]/∂z[{l}]"
+        why = f"softmax's ∂a[{l}]/∂z[{l}] = diag(a[{l}]) − a[{l}] a[{l}]ᵀ is symmetric"
+        result, scaling = "", ""
+    text = (
+        f"δ[{l}]ᵀ = {nxt}ᵀ W[{l + 1}] {d}  ⇒  δ[{l}] = {d} W[{l + 1}]ᵀ {nxt}{result}, by the "
+        f"rule (ABC)ᵀ = CᵀBᵀAᵀ, and because {why}{scaling}. The transposed row, "
+        f"{d} W[{l + 1}]ᵀ {nxt} and the compact form agree: {_verdict(holds)} (sympy.expand "
+        "of the differences, entry by entry; the symmetry checked entry by entry)."
+    )
+    label = sn.names.label(f"δ[{l}]", rf"\delta^{{[{l}]}}")
+    title = f"From the row δ[{l}]ᵀ to the column δ[{l}]: (ABC)ᵀ = CᵀBᵀAᵀ"
+    shape = _shape(column)
+    product_form = _unevaluated(D, sn.W[l + 1].T, sn.delta[l + 1])
+    equations = (Equation(label, product_form, shape), Equation(label, hadamard, shape))
+    return Step(title, text, equations), holds
+
+
+def sigmoid_in_a(a: sp.Matrix) -> sp.Matrix:
+    """``diag(a ⊙ (1 − a))``: sigmoid's Jacobian written in its outputs ``a = σ(z)``."""
+    return sp.diag(*[v * (1 - v) for v in a])
+
+
+def _sigmoid_rule_holds() -> bool:
+    """``σ'(z) = σ(z)(1 − σ(z))``: the rule of :class:`~derivations.functions.sigmoid`, written
+    with ``exp``, minus ``d/dz 1/(1 + e^{−z})`` cancels to 0."""
+    z = sp.Dummy("z", real=True)
+    explicit = 1 / (1 + sp.exp(-z))
+    return bool(sp.cancel(sigmoid(z).diff(z).rewrite(sp.exp) - explicit.diff(z)) == 0)
+
+
+def _sigmoid_steps(
+    sn: SymbolicNetwork, jac: dict[str, sp.Matrix], names: list[str]
+) -> list[tuple[Step, bool]]:
+    """For every concrete sigmoid factor ``∂a[k]/∂z[k]`` of the chain: the ``σ`` form beside
+    ``diag(a[k] ⊙ (1 − a[k]))``, proved equal under ``a[k] = σ(z[k])``."""
+    out = []
+    for name in names:
+        m = re.fullmatch(r"J_a(\d+)_z\1", name)
+        if m is None:
+            continue
+        k = int(m.group(1))
+        if sn.abstract or sn.net.activations[k - 1].name != "sigmoid":
+            continue
+        factor = jac[name]
+        in_a = factor.xreplace({sigmoid(z): v for z, v in zip(sn.z[k], sn.a[k], strict=True)})
+        form = sigmoid_in_a(sn.a[k])
+        holds = _sigmoid_rule_holds() and is_zero(in_a - form)
+        text = (
+            f"σ'(z) = σ(z)(1 − σ(z)), and with a[{k}] = σ(z[{k}]) this is a[{k}] ⊙ (1 − a[{k}]): "
+            f"∂a[{k}]/∂z[{k}] = diag(a[{k}] ⊙ (1 − a[{k}])). The two forms agree: "
+            f"{_verdict(holds)} (the rule minus the derivative of 1/(1 + exp(−z)) cancels to 0 "
+            "by sympy.cancel, and the factor with "
+            f"σ(z[{k}]ᵢ) written a[{k}]ᵢ minus diag(a[{k}] ⊙ (1 − a[{k}])) expands to 0 "
+            "by sympy.expand)."
+        )
+        label = jacobian_label(sn, name)
+        shape = _shape(factor)
+        step = Step(
+            f"σ' in the form a(1 − a): ∂a[{k}]/∂z[{k}]",
+            text,
+            (Equation(label, factor, shape), Equation(label, form, shape)),
+        )
+        out.append((step, holds))
+    return out
+
+
 def simplify_output(
     sn: SymbolicNetwork, jac: dict[str, sp.Matrix]
 ) -> tuple[sp.Matrix, str, bool] | None:
@@ -133,10 +278,29 @@ def simplify_output(
     return target, "Σᵢ yᵢ = 1 (true of a one-hot y)", holds
 
 
+def _recursion_steps(
+    sn: SymbolicNetwork,
+    jac: dict[str, sp.Matrix],
+    l: int,
+    cache: dict[int, list[tuple[Step, bool]]],
+) -> list[tuple[Step, bool]]:
+    """The lumped factor and the transposition of layer ``l < L``, built (and proved) once per
+    layer: ``dW[l]``, ``db[l]`` and ``δ[l]`` share them."""
+    if l not in cache:
+        cache[l] = [_lumped_step(sn, jac, l), _transpose_step(sn, jac, l)]
+    return cache[l]
+
+
 def derive_layer(
-    sn: SymbolicNetwork, jac: dict[str, sp.Matrix], claims: list[Claim], l: int, param: str
+    sn: SymbolicNetwork,
+    jac: dict[str, sp.Matrix],
+    claims: list[Claim],
+    l: int,
+    param: str,
+    cache: dict[int, list[tuple[Step, bool]]] | None = None,
 ) -> Derivation:
-    """The derivation of ``dW[l]``, ``db[l]`` or ``δ[l]`` (``param`` = ``W``, ``b``, ``delta``)."""
+    """The derivation of ``dW[l]``, ``db[l]`` or ``δ[l]`` (``param`` = ``W``, ``b``, ``delta``);
+    ``cache`` keeps the steps the three share (see :func:`derive`)."""
     L, net = sn.depth, sn.net
     n, m = net.weight_shape(l)
     target = {"W": f"dW[{l}]", "b": f"db[{l}]", "delta": f"δ[{l}]"}[param]
@@ -167,10 +331,18 @@ def derive_layer(
             tuple(Equation(jacobian_label(sn, k), jac[k], _shape(jac[k])) for k in names),
         )
     )
+    checks = [] if sn.abstract else _sigmoid_steps(sn, jac, names)
+    for step, _ in checks:
+        d.add(step)
     delta_step, extra = _delta_step(sn, jac, l)
     d.add(delta_step)
     for step in extra:
         d.add(step)
+    if l < L:
+        recursion_steps = _recursion_steps(sn, jac, l, {} if cache is None else cache)
+        for step, _ in recursion_steps:
+            d.add(step)
+        checks += recursion_steps
     delta_l = sn.delta[l]
     claim = next(c for c in claims if c.layer == l and c.param == param)
     if param == "W":
@@ -244,9 +416,7 @@ def derive_layer(
             if g.elementwise
             else f"δ[{l}] = (∂a[{l}]/∂z[{l}])ᵀ W[{l + 1}]ᵀ δ[{l + 1}] (softmax is not elementwise)"
         )
-        from .chains import recursion
-
-        compact = recursion(sn, l, sn.delta[l + 1], jac)
+        compact = chains.recursion(sn, l, sn.delta[l + 1], jac)
         d.add(
             Step(
                 "The compact formula",
@@ -265,8 +435,10 @@ def derive_layer(
             "decided symbolically, never by evaluating numbers.",
         )
     )
-    d.holds = claim.holds and all(
-        "FAILS" not in s.text for s in d.steps if s.title.startswith("Simplified")
+    d.holds = (
+        claim.holds
+        and all(holds for _, holds in checks)
+        and all("FAILS" not in s.text for s in d.steps if s.title.startswith("Simplified"))
     )
     return d
 
@@ -291,7 +463,19 @@ def derive(
     jac = jacobians(sn)
     claims = prove(sn, jac)
     layers = range(net.depth, 0, -1) if layer is None else [layer]
-    return [derive_layer(sn, jac, claims, l, p) for l in layers for p in params]
+    cache: dict[int, list[tuple[Step, bool]]] = {}
+    return [derive_layer(sn, jac, claims, l, p, cache) for l in layers for p in params]
 
 
-__all__ = ["PARAMS", "derive", "derive_layer", "jacobian_label", "simplify_output", "vec"]
+__all__ = [
+    "PARAMS",
+    "column_recursion",
+    "derive",
+    "derive_layer",
+    "jacobian_label",
+    "lumped_direct",
+    "lumped_factor",
+    "sigmoid_in_a",
+    "simplify_output",
+    "vec",
+]

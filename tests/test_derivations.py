@@ -300,3 +300,189 @@ def test_derive_checks_its_arguments() -> None:
         derive(Network.from_spec(), layer=5)
     with pytest.raises(UnknownNameError, match=r"params: expected one of W, b, delta, got 'x'"):
         derive(Network.from_spec(), params=("x",))
+
+
+# ---------------------------------------------------------------------------------------------
+# The steps a reader looks for (issue 16): the lumped factor ∂z[l+1]/∂z[l], the transposition of
+# the row δ[l]ᵀ into the column recursion, and σ' written as a(1 − a).
+
+import derivations.derive as derive_module  # noqa: E402
+from derivations.derivation import Derivation, Step  # noqa: E402
+from derivations.functions import sigmoid as sigmoid_fn  # noqa: E402
+from derivations.functions import step as step_fn  # noqa: E402
+
+LUMPED_1 = "The lumped factor ∂z[2]/∂z[1] = W[2] diag(g'(z[1]))"
+TRANSPOSE_1 = "From the row δ[1]ᵀ to the column δ[1]: (ABC)ᵀ = CᵀBᵀAᵀ"
+SIGMOID_3 = "σ' in the form a(1 − a): ∂a[3]/∂z[3]"
+
+
+def _step(d: Derivation, title: str) -> Step:
+    found = [s for s in d.steps if s.title == title]
+    assert len(found) == 1, [s.title for s in d.steps]
+    return found[0]
+
+
+def test_the_lumped_factor_of_the_walkthrough_is_2_by_4_and_proved() -> None:
+    (d,) = derive(Network.from_spec(), layer=1, params=("delta",))
+    lumped = _step(d, LUMPED_1)
+    assert "holds ✓" in lumped.text and "(2×4)·(4×4) → (2×4)" in lumped.text
+    assert [e.shape for e in lumped.equations] == [(2, 4), (2, 4)]
+    # the reference, written by hand: column k of W[2] scaled by relu'(z[1]ₖ) = H(z[1]ₖ)
+    sn = SymbolicNetwork(Network.from_spec())  # symbols are equal by name
+    expected = sp.Matrix(2, 4, lambda i, k: sn.W[2][i, k] * step_fn(sn.z[1][k]))
+    assert lumped.equations[1].rhs == expected
+    assert sp.Matrix(lumped.equations[0].rhs.doit()) == expected  # W[2] · diag(H), unevaluated
+    assert d.holds
+
+
+def test_the_lumped_factor_appears_below_the_output_only_with_its_shape() -> None:
+    shapes = {1: (2, 4), 2: (1, 2)}
+    for d in derive(Network.from_spec(), params=("W", "b", "delta")):
+        l = int(re.search(r"\[(\d)\]", d.title).group(1))  # type: ignore[union-attr]
+        steps = [s for s in d.steps if s.title.startswith("The lumped factor")]
+        transposed = [s for s in d.steps if s.title.startswith("From the row")]
+        if l == 3:
+            assert steps == [] and transposed == []
+        else:
+            assert [e.shape for e in steps[0].equations] == [shapes[l]] * 2
+            assert len(transposed) == 1 and transposed[0].equations[0].shape == (shapes[l][1], 1)
+
+
+def test_the_transposition_names_its_rule_and_is_proved() -> None:
+    (d,) = derive(Network.from_spec(), layer=1, params=("delta",))
+    step = _step(d, TRANSPOSE_1)
+    for phrase in (
+        "δ[1]ᵀ = δ[2]ᵀ W[2] diag(g'(z[1]))  ⇒  δ[1] = diag(g'(z[1])) W[2]ᵀ δ[2]",
+        "= (W[2]ᵀ δ[2]) ⊙ g'(z[1])",
+        "(ABC)ᵀ = CᵀBᵀAᵀ",
+        "diag(·)ᵀ = diag(·)",
+        "symmetric",
+        "holds ✓",
+    ):
+        assert phrase in step.text, phrase
+    sn = SymbolicNetwork(Network.from_spec())
+    # the reference by hand: δ[1]ₖ = (Σⱼ W[2]ⱼₖ δ[2]ⱼ) H(z[1]ₖ)
+    expected = sp.Matrix(
+        [
+            sum(sn.W[2][j, k] * sn.delta[2][j] for j in range(2)) * step_fn(sn.z[1][k])
+            for k in range(4)
+        ]
+    )
+    product_form, hadamard = step.equations
+    assert product_form.shape == hadamard.shape == (4, 1)
+    assert hadamard.rhs == expected
+    assert chains.is_zero(sp.Matrix(product_form.rhs.doit()) - expected)
+
+
+def test_sigmoid_derivative_is_also_shown_as_a_times_one_minus_a() -> None:
+    (d,) = derive(Network.from_spec(), layer=3, params=("b",))
+    step = _step(d, SIGMOID_3)
+    assert "holds ✓" in step.text and "diag(a[3] ⊙ (1 − a[3]))" in step.text
+    sn = SymbolicNetwork(Network.from_spec())
+    s, a = sigmoid_fn(sn.z[3][0]), sn.a[3][0]
+    sigma_form, a_form = step.equations
+    assert sigma_form.rhs == sp.Matrix([[s * (1 - s)]]) and a_form.rhs == sp.Matrix([[a * (1 - a)]])
+    assert sigma_form.shape == a_form.shape == (1, 1)
+    # every walk-through derivation has the sigmoid output in its chain; relu layers get no σ step
+    for each in derive(Network.from_spec(), params=("W", "b", "delta")):
+        assert [t.title for t in each.steps if t.title.startswith("σ'")] == [SIGMOID_3]
+
+
+def test_sigmoid_step_for_a_hidden_layer_and_never_for_an_abstract_one() -> None:
+    net = Network.from_spec("2-3-1", "sigmoid,identity", "mse")
+    (d,) = derive(net, layer=1, params=("W",))
+    step = _step(d, "σ' in the form a(1 − a): ∂a[1]/∂z[1]")
+    sn = SymbolicNetwork(net)
+    assert step.equations[1].rhs == sp.diag(*[v * (1 - v) for v in sn.a[1]])
+    assert step.equations[1].shape == (3, 3) and d.holds
+    (abstract,) = derive(net, abstract=True, layer=1, params=("W",))
+    assert not any(t.title.startswith("σ'") for t in abstract.steps)
+
+
+def test_the_new_steps_render_in_every_format() -> None:
+    (d,) = derive(Network.from_spec(), layer=1, params=("delta",))
+    (out,) = derive(Network.from_spec(), layer=3, params=("delta",))
+    unicode, latex, markdown = d.unicode(), d.latex(), d.markdown()
+    assert LUMPED_1 in unicode and TRANSPOSE_1 in unicode
+    lumped = unicode.split(LUMPED_1)[1].split(TRANSPOSE_1)[0]
+    assert "∂z[2]/∂z[1] = " in lumped and lumped.count("    (2 × 4)\n") == 2
+    transposed = unicode.split(TRANSPOSE_1)[1].split("The compact formula")[0]
+    assert "δ[1] = " in transposed and transposed.count("    (4 × 1)\n") == 2
+    lhs = r"\frac{\partial z^{[2]}}{\partial z^{[1]}} = "
+    for text in (latex, markdown):
+        assert lhs + r"\left(\begin{matrix}W^{[2]}_{11} H\left(z^{[1]}_{1}\right) & " in text
+        assert r"\end{matrix}\right)\qquad (2 \times 4)" in text
+    assert r"\paragraph{The lumped factor $\partial$z[2]/$\partial$z[1] = W[2] diag(g'(z[1]))}" in (
+        latex
+    )
+    assert r"(ABC)$^\top$ = C$^\top$B$^\top$A$^\top$" in latex and r"$\Rightarrow$" in latex
+    assert "### The lumped factor ∂z\\[2\\]/∂z\\[1\\] = W\\[2\\] diag(g'(z\\[1\\]))" in markdown
+    assert "### From the row δ\\[1\\]ᵀ to the column δ\\[1\\]: (ABC)ᵀ = CᵀBᵀAᵀ" in markdown
+    a_form = r"\frac{\partial a^{[3]}}{\partial z^{[3]}} = \left(\begin{matrix}a^{[3]}_{1} "
+    assert a_form + r"\left(1 - a^{[3]}_{1}\right)\end{matrix}\right)\qquad (1 \times 1)" in (
+        out.latex()
+    )
+    assert "∂a[3]/∂z[3] = [a[3]₁⋅(1 - a[3]₁)]    (1 × 1)" in out.unicode()
+    assert "### σ' in the form a(1 − a): ∂a\\[3\\]/∂z\\[3\\]" in out.markdown()
+    for text in (latex, out.latex()):
+        assert text.isascii(), sorted({c for c in text if not c.isascii()})
+
+
+def test_hidden_softmax_lumped_factor_and_transposition_hold_in_plain_ascii_latex() -> None:
+    (d,) = derive(Network.from_spec("2-3-2", "softmax,tanh", "mse"), layer=1, params=("delta",))
+    lumped = _step(d, "The lumped factor ∂z[2]/∂z[1] = W[2] (diag(a[1]) − a[1] a[1]ᵀ)")
+    assert "holds ✓" in lumped.text and lumped.equations[1].shape == (2, 3)
+    transposed = _step(d, TRANSPOSE_1)
+    assert "is symmetric" in transposed.text and "holds ✓" in transposed.text
+    assert d.holds and d.latex().isascii()
+
+
+@settings(max_examples=15, deadline=None)
+@given(net=networks(max_depth=3, max_width=3), abstract=st.booleans())
+def test_the_new_steps_hold_for_random_small_networks(net: Network, abstract: bool) -> None:
+    for d in derive(net, abstract=abstract, params=("delta",)):
+        new = [
+            s for s in d.steps if s.title.startswith(("The lumped factor", "From the row", "σ'"))
+        ]
+        assert all("holds ✓" in s.text for s in new) and d.holds
+        l = int(re.search(r"δ\[(\d)\]", d.title).group(1))  # type: ignore[union-attr]
+        if l < net.depth:
+            lumped = next(s for s in new if s.title.startswith("The lumped factor"))
+            assert lumped.equations[1].shape == (net.sizes[l + 1], net.sizes[l])
+
+
+def test_a_lumped_factor_without_diag_g_prime_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ∂z[2]/∂z[1] = W[2] (the activation's factor forgotten) is refuted by Matrix.jacobian
+    monkeypatch.setattr(derive_module, "lumped_factor", lambda sn, jac, l: sn.W[l + 1])
+    (d,) = derive(Network.from_spec(), layer=1, params=("delta",))
+    assert "FAILS ✗" in _step(d, LUMPED_1).text and not d.holds
+
+
+def test_a_recursion_without_the_transpose_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (ABC)ᵀ taken as C B Aᵀ (W[2] not transposed; square, so the shapes still fit)
+    def wrong(sn, jac, l):  # type: ignore[no-untyped-def]
+        return jac[f"J_a{l}_z{l}"] * sn.W[l + 1] * sn.delta[l + 1]
+
+    monkeypatch.setattr(derive_module, "column_recursion", wrong)
+    (d,) = derive(Network.from_spec("2-2-2", "tanh,identity", "mse"), layer=1, params=("W",))
+    assert "FAILS ✗" in _step(d, TRANSPOSE_1).text and not d.holds
+
+
+def test_a_wrong_sigmoid_form_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(derive_module, "sigmoid_in_a", lambda a: sp.diag(*[v * (1 + v) for v in a]))
+    (d,) = derive(Network.from_spec(), layer=3, params=("b",))
+    assert "FAILS ✗" in _step(d, SIGMOID_3).text and not d.holds
+
+
+def test_a_wrong_sigmoid_rule_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the rule itself is checked against d/dz 1/(1 + e^{−z}): σ' = σ (no 1 − σ) is refuted
+    assert derive_module._sigmoid_rule_holds()
+    monkeypatch.setattr(sigmoid_fn, "fdiff", lambda self, argindex=1: sigmoid_fn(self.args[0]))
+    sp.core.cache.clear_cache()
+    try:
+        assert not derive_module._sigmoid_rule_holds()
+        (d,) = derive(Network.from_spec(), layer=3, params=("b",))
+        assert "FAILS ✗" in _step(d, SIGMOID_3).text and not d.holds
+    finally:
+        monkeypatch.undo()
+        sp.core.cache.clear_cache()  # no derivative taken with the wrong rule outlives the test
