@@ -1,6 +1,7 @@
 """Speed and memory of the explicit route at scale (issue: performance and scale).
 
-Run: python benchmarks/scale.py   (prints Markdown tables; not part of the tests)
+Run: python benchmarks/scale.py [--threads N] [--section N ...] [--quick]
+(prints Markdown tables; not part of the tests)
 
 1. gradients of a 784-256-128-10 MLP, batch 1 and 64: the Jacobian route in each
    representation against the compact route, as ratios measured in the same run;
@@ -13,20 +14,30 @@ Run: python benchmarks/scale.py   (prints Markdown tables; not part of the tests
 
 Where torch or jax can be imported, tables 1 and 2 add their gradients and their ``jacrev``
 Jacobians; they are never dependencies, and the script says when they were skipped.
+
+BLAS runs on ``--threads`` threads (default 1): every section pins it again before it times
+anything and prints what the libraries report (torch is set alike; the child processes of
+sections 5 and 6 get ``OPENBLAS_NUM_THREADS``). Unpinned, a busy two-core machine showed
+outliers 50–120 times the median. ``--section 1 --section 3`` or ``--section 1,3`` runs only
+those sections; ``--quick`` repeats every measurement fewer times (a smoke run whose figures
+are too noisy to quote).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import numpy as np
-from harness import frameworks, machine, median_seconds, paired_ratio, skipped
+from harness import frameworks, machine, median_seconds, paired_ratio, pin_blas_threads, skipped
 
 from jacobians.backprop import vectorized_route
 from jacobians.chains import chain, example_jacobians, jacobian_route, output_factors
@@ -38,6 +49,72 @@ from jacobians.parameters import init_parameters
 from jacobians.structured import KronIdentityRow
 
 MLP = ("784-256-128-10", "relu,relu,softmax", "ce")
+SECTIONS = 6
+
+
+@dataclass(frozen=True)
+class Effort:
+    """How many times each section repeats its measurements."""
+
+    rounds: int = 7
+    """Paired rounds of table 1 (and their timed runs, ``repeats``)."""
+    repeats: int = 5
+    dense_rounds: int = 3
+    """Paired rounds (and timed runs) of the dense route, seconds a run."""
+    dense_repeats: int = 3
+    small_builds: int = 41
+    """Timed runs of a dense build under 100 MB (microseconds each), and above."""
+    large_builds: int = 5
+    medians: int = 3
+    """Timed runs of an accumulation order and of a symbolic derivation."""
+    startups: int = 5
+    """Timed runs of each command of table 5."""
+    submissions: int = 1000
+    """Submissions through the checker's API, and through its command line."""
+    cli_submissions: int = 20
+    probes: int = 5
+    """Runs of each ``jacobians check`` start-up probe."""
+
+
+FULL = Effort()
+QUICK = Effort(
+    rounds=2,
+    repeats=2,
+    dense_rounds=1,
+    dense_repeats=1,
+    small_builds=3,
+    large_builds=1,
+    medians=1,
+    startups=1,
+    submissions=50,
+    cli_submissions=2,
+    probes=1,
+)
+
+
+@dataclass(frozen=True)
+class Threads:
+    """The BLAS thread count every section runs on."""
+
+    count: int
+
+    def pin(self, found: dict[str, object] | None = None) -> None:
+        """Pin every loaded OpenBLAS (and torch, when in ``found``) to ``count`` threads and
+        print what they report: call it after the imports that load BLAS, before timing."""
+        line = pin_blas_threads(self.count)
+        torch = (found or {}).get("torch")
+        if torch is not None:
+            torch.set_num_threads(self.count)
+            line += f"; torch threads: {torch.get_num_threads()}"
+        print(line + "\n")
+
+    def env(self) -> dict[str, str]:
+        """The environment of a child process, its BLAS pinned through the variable."""
+        return {**os.environ, "OPENBLAS_NUM_THREADS": str(self.count)}
+
+    def child_line(self) -> str:
+        """What a section with child processes prints about them."""
+        return f"Child processes: `OPENBLAS_NUM_THREADS={self.count}`.\n"
 
 
 # --- optional: torch and jax, never dependencies ---------------------------------------
@@ -117,13 +194,14 @@ def framework_jacobian(name: str, module: object, a: np.ndarray, n: int) -> Call
     return run
 
 
-def mlp_gradients() -> None:
+def mlp_gradients(effort: Effort, threads: Threads) -> None:
     print("## 1. Gradients of the 784-256-128-10 MLP (relu, relu, softmax, ce)\n")
     print(
         "Each explicit route timed against the compact route in alternating rounds: the "
         "median of the rounds' ratios (the route's median seconds in brackets).\n"
     )
     found = frameworks()
+    threads.pin(found)
     extra = "".join(f" {name} |" for name in found)
     print("| batch | strategy | compact (s) | structured | sparse | dense |" + extra)
     print("|---:|---|---:|---:|---:|---:|" + "---:|" * len(found))
@@ -136,7 +214,11 @@ def mlp_gradients() -> None:
             if representation == "dense" and batch > 1:
                 cells.append("skipped (64 × a 411 MB J_z1_W1; batch: W ⊗ I is B² larger)")
                 continue
-            rounds, repeats = (3, 3) if representation == "dense" else (7, 5)
+            rounds, repeats = (
+                (effort.dense_rounds, effort.dense_repeats)
+                if representation == "dense"
+                else (effort.rounds, effort.repeats)
+            )
             task = partial(
                 jacobian_route, net, params, "reverse", representation, strategy=strategy
             )
@@ -154,7 +236,7 @@ def mlp_gradients() -> None:
                 expected = vectorized_route(net, params).gradients["dW1"]
                 got = np.asarray(run()[0])
                 assert np.allclose(got, expected, rtol=1e-9, atol=1e-12), name
-                ratio, t, compact = paired_ratio(run, base, 7, 5)
+                ratio, t, compact = paired_ratio(run, base, effort.rounds, effort.repeats)
                 compacts.append(compact)
                 cells.append(f"{ratio:.1f}× ({t:.4f} s)")
         else:
@@ -167,9 +249,10 @@ def mlp_gradients() -> None:
         print(skipped(found) + "\n")
 
 
-def dense_build() -> None:
+def dense_build(effort: Effort, threads: Threads) -> None:
     print("## 2. Building ∂z/∂vec(W) = I_n ⊗ aᵀ densely\n")
     found = frameworks()
+    threads.pin(found)
     extra = "".join(f" {name} jacrev (s; ours ×faster) |" for name in found)
     print(
         "| (n, m) | bytes | block fill (s, GB/s) | np.kron (s, GB/s) | fresh write (s, GB/s) |"
@@ -180,7 +263,8 @@ def dense_build() -> None:
     for n, m in ((64, 64), (256, 256), (512, 512)):
         a = rng.standard_normal(m)
         size = 8 * n * n * m
-        repeats = 41 if size < 10**8 else 5  # small builds take microseconds: more repeats
+        # small builds take microseconds: more repeats
+        repeats = effort.small_builds if size < 10**8 else effort.large_builds
         t_fill = median_seconds(partial(jacobian_z_W, a, n), repeats)
         t_kron = median_seconds(partial(np.kron, np.eye(n), a.reshape(1, -1)), repeats)
         t_write = median_seconds(partial(np.full, (n, n * m), 1.0), repeats)
@@ -204,8 +288,9 @@ def _multiply_all(chains: list[list[Factor]], order: str) -> object:
     return [multiply(f, order) for f in chains]
 
 
-def orders() -> None:
+def orders(effort: Effort, threads: Threads) -> None:
     print("## 3. Accumulation order: multiply–adds (and seconds) of every chain, one example\n")
+    threads.pin()
     print("| network | reverse | forward | optimal |")
     print("|---|---:|---:|---:|")
     for spec, representation in (
@@ -230,7 +315,7 @@ def orders() -> None:
             if count > 2e9:
                 cells.append(f"{count:,} (not timed)")
                 continue
-            t = median_seconds(partial(_multiply_all, chains, order), 3)
+            t = median_seconds(partial(_multiply_all, chains, order), effort.medians)
             cells.append(f"{count:,} ({t:.4f} s)")
         print(f"| {spec[0]} | " + " | ".join(cells) + " |")
     print(
@@ -239,12 +324,14 @@ def orders() -> None:
     )
 
 
-def symbolic() -> None:
+def symbolic(effort: Effort, threads: Threads) -> None:
     print("## 4. Symbolic derivations (seconds, derive + prove + render every layer)\n")
     from sympy.core.cache import clear_cache
 
     from derivations.derive import derive
     from derivations.general import general_derivation
+
+    threads.pin()
 
     print("| network | seconds |")
     print("|---|---:|")
@@ -259,12 +346,13 @@ def symbolic() -> None:
             clear_cache()
             return [d.unicode() for d in derive(net)]
 
-        print(f"| {spec[0]} | {median_seconds(task, 3):.2f} |")
-    print(f"| general n, m | {median_seconds(general_derivation, 3):.2f} |\n")
+        print(f"| {spec[0]} | {median_seconds(task, effort.medians):.2f} |")
+    print(f"| general n, m | {median_seconds(general_derivation, effort.medians):.2f} |\n")
 
 
-def startup() -> None:
+def startup(effort: Effort, threads: Threads) -> None:
     print("## 5. Start-up\n")
+    print(threads.child_line())
     print("| command | seconds | imports sympy | imports matplotlib |")
     print("|---|---:|---|---|")
     probe = (
@@ -281,9 +369,10 @@ def startup() -> None:
                 capture_output=True,
                 text=True,
                 check=False,
+                env=threads.env(),
             )
 
-        t = median_seconds(run, 5)
+        t = median_seconds(run, effort.startups)
         flags = run().stderr.strip().splitlines()[-1]
         sympy, mpl = (v.strip() for v in flags.strip("[]").split(","))
         print(f"| `{' '.join(argv)}` | {t:.2f} | {sympy} | {mpl} |")
@@ -386,7 +475,7 @@ def _hostile(folder: Path) -> dict[str, Path]:
     return out
 
 
-def checker() -> None:
+def checker(effort: Effort, threads: Threads) -> None:
     import json
     import tempfile
 
@@ -396,10 +485,12 @@ def checker() -> None:
     from jacobians.exercises.sets import walkthrough
 
     print("## 6. The exercise checker (the walk-through exercise, 24 questions)\n")
+    threads.pin()
+    print(threads.child_line())
     print("| how | submissions | seconds per submission |")
     print("|---|---:|---:|")
     exercise = walkthrough()
-    subs = _submissions(1000)
+    subs = _submissions(effort.submissions)
     start = time.perf_counter()
     for answers in subs:
         check(exercise, answers)
@@ -416,7 +507,7 @@ def checker() -> None:
         ex = folder / "ex.toml"
         ex.write_text(to_toml(exercise))
         paths = []
-        for i, answers in enumerate(subs[:20]):
+        for i, answers in enumerate(subs[: effort.cli_submissions]):
             p = folder / f"a{i}.json"
             p.write_text(json.dumps(answers))
             paths.append(p)
@@ -426,6 +517,7 @@ def checker() -> None:
                 [sys.executable, "-m", "jacobians", "check", str(ex), str(p), "--json"],
                 capture_output=True,
                 check=False,
+                env=threads.env(),
             )
         cli = (time.perf_counter() - start) / len(paths)
         print(f"| CLI, a process per submission | {len(paths)} | {cli:.3f} |\n")
@@ -441,13 +533,14 @@ def checker() -> None:
         print("|---|---:|---:|---:|---:|---|")
         for label, path in (("numbers only", numeric), ("one formula", formula)):
             walls, parts = [], []
-            for _ in range(5):
+            for _ in range(effort.probes):
                 begin = time.perf_counter()
                 out = subprocess.run(
                     [sys.executable, "-c", _PROBE, str(ex), str(path)],
                     capture_output=True,
                     text=True,
                     check=True,
+                    env=threads.env(),
                 )
                 walls.append(time.perf_counter() - begin)
                 parts.append(out.stdout.split())
@@ -485,14 +578,69 @@ def _reference_answers() -> dict[str, object]:
     return solution_json(walkthrough())
 
 
+def sections(values: list[str] | None) -> list[int]:
+    """The section numbers of ``--section`` (each repeated option a number or a comma list),
+    in order and once each; all of them when none is given. Raises ``ValueError`` with a
+    message for people where one is not a number from 1 to ``SECTIONS``."""
+    if not values:
+        return list(range(1, SECTIONS + 1))
+    chosen: set[int] = set()
+    for value in values:
+        for item in value.split(","):
+            text = item.strip()
+            if not (text.isdigit() and 1 <= int(text) <= SECTIONS):
+                raise ValueError(
+                    f"--section: expected section numbers from 1 to {SECTIONS} "
+                    f"(e.g. --section 1 --section 3 or --section 1,3), got {value!r}"
+                )
+            chosen.add(int(text))
+    return sorted(chosen)
+
+
+RUNS: dict[int, Callable[[Effort, Threads], None]] = {
+    1: mlp_gradients,
+    2: dense_build,
+    3: orders,
+    4: symbolic,
+    5: startup,
+    6: checker,
+}
+
+
 def main() -> None:
-    print(f"{machine()}; medians of repeated runs\n")
-    mlp_gradients()
-    dense_build()
-    orders()
-    symbolic()
-    startup()
-    checker()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--threads", type=int, default=1, help="BLAS (and torch) threads (default 1)"
+    )
+    parser.add_argument(
+        "--section",
+        "--sections",
+        action="append",
+        metavar="N",
+        help=f"run only section N (1 to {SECTIONS}); repeat it or give a comma list, "
+        "e.g. --section 1,3 (default: all)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="repeat every measurement fewer times: a smoke run, not figures to quote",
+    )
+    args = parser.parse_args()
+    if args.threads < 1:
+        parser.error(f"--threads: expected a whole number of at least 1, got {args.threads}")
+    try:
+        chosen = sections(args.section)
+    except ValueError as e:
+        parser.error(str(e))
+    effort = QUICK if args.quick else FULL
+    how = (
+        "quick run (fewer repetitions: figures not to quote)"
+        if args.quick
+        else "medians of repeated runs"
+    )
+    print(f"{machine()}; {how}; sections {', '.join(map(str, chosen))}\n")
+    for number in chosen:
+        RUNS[number](effort, Threads(args.threads))
 
 
 if __name__ == "__main__":
