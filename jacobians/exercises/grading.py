@@ -251,11 +251,7 @@ def _scaled(entry: Entry, answer: Matrix) -> Result | None:
         return None
     if not close(answer, c * ref, q.rtol, q.atol).all():
         return None
-    note = f"your answer is {_factor(c, q.rtol)} × the right one"
-    causes = _scale_causes(entry, c)
-    if causes:
-        note += f"; likely {' or '.join(causes)}"
-    return _mistaken(entry, ("scaled", note), "numeric")
+    return _scaled_by(entry, c, q.rtol, "numeric")
 
 
 def _scaled_formula(entry: Entry, values: list[Matrix]) -> Result | None:
@@ -274,11 +270,18 @@ def _scaled_formula(entry: Entry, values: list[Matrix]) -> Result | None:
         return None
     if not all(same(v, c * r) for v, r in zip(values, refs, strict=True)):
         return None
-    note = f"your formula is {_factor(c, 1e-8)} × the right one"
+    return _scaled_by(entry, c, 1e-8, "symbolic")
+
+
+def _scaled_by(entry: Entry, c: float, rtol: float, form: str) -> Result:
+    """The ``scaled`` verdict: the factor ``c`` as people write it (within ``rtol``) and, where
+    it fits, the likely cause (:func:`_scale_causes`)."""
+    what = "answer" if form == "numeric" else "formula"
+    note = f"your {what} is {_factor(c, rtol)} × the right one"
     causes = _scale_causes(entry, c)
     if causes:
         note += f"; likely {' or '.join(causes)}"
-    return _mistaken(entry, ("scaled", note), "symbolic")
+    return _mistaken(entry, ("scaled", note), form)
 
 
 def _factor(c: float, rtol: float) -> str:
