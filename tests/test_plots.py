@@ -5,13 +5,14 @@ from __future__ import annotations
 import struct
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from jacobians.cli import main
 from jacobians.network import Network
-from jacobians.parameters import init_parameters
+from jacobians.parameters import Parameters, init_parameters
 from jacobians.plots import chain_curves, jacobian_panels, sweep_curve
 from jacobians.rowlayout import chapter_example, matrix_function
 
@@ -161,3 +162,124 @@ def test_plot_bad_input(
         argv = [*argv, "-o", str(tmp_path / "x.png")]
     assert main(["plot", *argv]) == 2
     assert expected in capsys.readouterr().err
+
+
+def _figure_panels(net: Network, params: Parameters) -> list[tuple[Any, Any]]:
+    """The heatmap axes of :func:`jacobians_figure`, each with its image's array, in order."""
+    from jacobians.plots import jacobians_figure
+
+    fig = jacobians_figure(net, params)
+    fig.canvas.draw()
+    return [(ax, ax.images[0]) for ax in fig.axes if ax.images]
+
+
+@needs_matplotlib
+def test_jacobian_panels_are_titled_in_partial_notation_in_chain_order() -> None:
+    net = Network.from_spec()
+    panels = _figure_panels(net, init_parameters(net, 8))
+    titles = [ax.get_title().split("\n")[0].rstrip("*") for ax, _ in panels]
+    assert titles == [
+        "∂L/∂a[3]",
+        "∂a[3]/∂z[3]",
+        "∂L/∂z[3]  (fused)",
+        "∂z[3]/∂a[2]",
+        "∂z[3]/∂vec(W[3])",
+        "∂z[3]/∂b[3]",
+        "∂a[2]/∂z[2]",
+        "∂z[2]/∂a[1]",
+        "∂z[2]/∂vec(W[2])",
+        "∂z[2]/∂b[2]",
+        "∂a[1]/∂z[1]",
+        "∂z[1]/∂vec(W[1])",
+        "∂z[1]/∂b[1]",
+    ]
+
+
+@needs_matplotlib
+@pytest.mark.parametrize(
+    ("layers", "shape", "batch"),
+    [
+        (None, "", 1),
+        ("conv2d(2, 2), relu, maxpool(2), flatten, dense(1), sigmoid", "1x4x4", 1),
+        ("dense(2), batchnorm, sigmoid", "2", 4),
+        ("attention(2, d_v=3)", "4x3", 1),
+    ],
+)
+def test_jacobian_panels_are_drawn_to_one_scale_on_their_own_colours(
+    layers: str | None, shape: str, batch: int
+) -> None:
+    net = Network.from_spec() if layers is None else Network.from_layers(layers, shape)
+    params = init_parameters(net, 3, batch)
+    panels = _figure_panels(net, params)
+    assert len(panels) == len(jacobian_panels(net, params))
+    cells = set()
+    for ax, image in panels:
+        J = np.asarray(image.get_array())
+        rows, cols = J.shape
+        box = ax.get_window_extent()
+        # proportional: the box is cols × rows cells (a panel marked * is at least 6 px)
+        if not ax.get_title().split("\n")[0].endswith("*"):
+            assert box.width / box.height == pytest.approx(cols / rows, rel=1e-6)
+            cells.add(round(box.width / cols, 6))
+        # its own colour scale, symmetric about 0, up to its largest entry in absolute value
+        top = float(np.max(np.abs(J)))
+        assert image.get_clim() == (-top, top)
+        assert f"{rows}×{cols}, max |entry| {top:.3g}" in ax.get_title()
+        # rows and columns say what they index
+        assert ax.get_xlabel() and ax.get_ylabel()
+        assert "∂" in ax.get_title() and "J_" not in ax.get_title()
+    assert len(cells) == 1  # one cell size in every panel
+
+
+@needs_matplotlib
+def test_jacobian_panels_label_their_rows_and_columns() -> None:
+    net = Network.from_spec()
+    panels = {
+        ax.get_title().split("\n")[0]: ax for ax, _ in _figure_panels(net, init_parameters(net, 8))
+    }
+    dW2 = panels["∂z[2]/∂vec(W[2])"]
+    assert dW2.get_xlabel() == "vec(W[2]): 2×4, row-major"
+    assert dW2.get_ylabel() == "z[2]"
+    ticks = [t.get_text() for t in dW2.get_xticklabels()]
+    assert ticks == ["1,1", "1,2", "1,3", "1,4", "2,1", "2,2", "2,3", "2,4"]
+    assert [t.get_text() for t in dW2.get_yticklabels()] == ["1", "2"]
+    loss = panels["∂L/∂a[3]"]
+    assert (loss.get_ylabel(), loss.get_xlabel()) == ("L", "a[3]")
+
+
+@needs_matplotlib
+def test_a_big_jacobian_is_labelled_by_ranges_and_the_scaling_is_stated() -> None:
+    net = Network.from_spec("30-30-1", "relu,sigmoid")
+    from jacobians.plots import jacobians_figure
+
+    fig = jacobians_figure(net, init_parameters(net, 1))
+    notes = " ".join(t.get_text() for t in fig.texts)
+    assert "one cell = 0.8" in notes and "a cell is under a pixel" in notes
+    assert "* drawn 6 px thick to be seen" in notes
+    assert "each panel coloured by its own max |entry|" in notes
+    (wide,) = [ax for ax in fig.axes if ax.get_title().startswith("∂z[1]/∂vec(W[1])")]
+    ticks = [t.get_text() for t in wide.get_xticklabels()]
+    assert 2 < len(ticks) < 40 and ticks[0] == "1,1" and ticks[-1] == "30,30"
+    assert wide.get_xlabel() == "vec(W[1]): 30×30, row-major"
+
+
+def test_panel_layout_keeps_every_panel_in_proportion_inside_the_figure() -> None:
+    from jacobians.plots import MIN_SIDE, panel_layout
+
+    shapes = [(1, 1), (1, 8), (4, 4), (4, 12), (2, 200)]
+    layout = panel_layout(shapes, [12] * 5, 800, 600)
+    for (r, c), (x, y, w, h), big in zip(shapes, layout.boxes, layout.enlarged, strict=True):
+        assert (w, h) == (max(c * layout.cell, MIN_SIDE), max(r * layout.cell, MIN_SIDE))
+        assert big == (min(r, c) * layout.cell < MIN_SIDE)
+        assert 0 <= x and x + w <= 800 and 0 <= y and y + h <= 600
+    assert layout.enlarged == (True, True, False, False, False)
+    # the widest panel sets the cell: 200 columns, with its margins, fill the 800 pixels
+    assert 3 < layout.cell < 800 / 200
+
+
+def test_panel_layout_that_cannot_fit_is_refused() -> None:
+    from jacobians.errors import InvalidValueError
+    from jacobians.plots import panel_layout
+
+    with pytest.raises(InvalidValueError, match="plot: expected panels that fit 200 × 100 pixels"):
+        panel_layout([(1, 1)] * 10, [10] * 10, 200, 100)
