@@ -10,7 +10,9 @@ Run: python benchmarks/scale.py [--threads N] [--section N ...] [--quick]
 4. symbolic derivations (see also derive_speed.py);
 5. start-up of the command line, and what it imports;
 6. the exercise checker: 1,000 answer files through the API, 20 through the CLI; the
-   CLI's start-up with and without a formula answer; issue 15's hostile inputs.
+   CLI's start-up with and without a formula answer; issue 15's hostile inputs;
+7. the compact route against a minimal numpy implementation of the same gradients (issue
+   16, point 10), batch 1 and 64.
 
 Where torch or jax can be imported, tables 1 and 2 add their gradients and their ``jacrev``
 Jacobians; they are never dependencies, and the script says when they were skipped.
@@ -37,7 +39,15 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from harness import frameworks, machine, median_seconds, paired_ratio, pin_blas_threads, skipped
+from harness import (
+    frameworks,
+    machine,
+    median_seconds,
+    paired_ratio,
+    paired_rounds,
+    pin_blas_threads,
+    skipped,
+)
 
 from jacobians.backprop import vectorized_route
 from jacobians.chains import chain, example_jacobians, jacobian_route, output_factors
@@ -49,7 +59,7 @@ from jacobians.parameters import init_parameters
 from jacobians.structured import KronIdentityRow
 
 MLP = ("784-256-128-10", "relu,relu,softmax", "ce")
-SECTIONS = 6
+SECTIONS = 7
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,9 @@ class Effort:
     cli_submissions: int = 20
     probes: int = 5
     """Runs of each ``jacobians check`` start-up probe."""
+    minimal_rounds: int = 21
+    """Paired rounds of table 7 (and their timed runs, ``minimal_repeats``)."""
+    minimal_repeats: int = 20
 
 
 FULL = Effort()
@@ -89,6 +102,8 @@ QUICK = Effort(
     submissions=50,
     cli_submissions=2,
     probes=1,
+    minimal_rounds=3,
+    minimal_repeats=5,
 )
 
 
@@ -571,6 +586,81 @@ def checker(effort: Effort, threads: Threads) -> None:
         print()
 
 
+# --- 7. the compact route against a minimal numpy implementation ------------------------
+
+
+def minimal_gradients(
+    W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray, y: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``dW, db`` of a dense relu, …, relu, softmax network with ce, written as briefly as
+    numpy allows (the yardstick of table 7): ``z = W a + b``, ``a = relu(z)`` (softmax last);
+    ``δ[L] = a[L] − y``, ``dW = δ aᵀ / B``, ``db = δ 1 / B``, ``δ[l-1] = (Wᵀ δ) ⊙ (z > 0)``.
+    Nothing is checked or named; the ``/ B`` is skipped at ``B = 1``."""
+    B, L = x.shape[1], len(W)
+    a, z = [x], []
+    for l in range(L):
+        zl = W[l] @ a[-1]
+        zl += b[l][:, None]
+        z.append(zl)
+        if l < L - 1:
+            a.append(np.maximum(zl, 0.0))
+        else:
+            e = np.exp(zl - zl.max(axis=0))
+            e /= e.sum(axis=0)
+            a.append(e)
+    d = a[-1] - y
+    dW: list[np.ndarray] = [d] * L
+    db: list[np.ndarray] = [d] * L
+    for l in range(L - 1, -1, -1):
+        dW[l], db[l] = d @ a[l].T, d.sum(axis=1)
+        if B > 1:
+            dW[l] /= B
+            db[l] /= B
+        if l:
+            d = (W[l].T @ d) * (z[l - 1] > 0)
+    return dW, db
+
+
+def against_minimal(effort: Effort, threads: Threads) -> None:
+    print("## 7. The compact route against a minimal numpy implementation\n")
+    threads.pin()
+    print(
+        "`vectorized_route` (which also keeps every `z`, `a` and `δ` for the report) timed "
+        "against `minimal_gradients` (the same arithmetic, nothing kept or checked) in "
+        f"alternating rounds: {effort.minimal_rounds} rounds of {effort.minimal_repeats} timed "
+        "runs each; the median of the rounds' ratios, the smallest and largest round, and "
+        "the medians in milliseconds. The gradients agree to 1e-12 relative.\n"
+    )
+    print("| batch | compact (ms) | minimal (ms) | ÷ minimal | rounds' ratios |")
+    print("|---:|---:|---:|---:|---:|")
+    net = Network.from_spec(*MLP)
+    for batch in (1, 64):
+        params = init_parameters(net, 0, batch)
+        W, b, x, y = list(params.W), list(params.b), params.x, params.y
+        assert y is not None
+        dW, db = minimal_gradients(W, b, x, y)
+        ours = vectorized_route(net, params).gradients
+        for l in range(len(W)):
+            for name, theirs in ((f"dW{l + 1}", dW[l]), (f"db{l + 1}", db[l])):
+                scale = float(np.max(np.abs(theirs)))
+                gap = float(np.max(np.abs(ours[name] - theirs)))
+                assert gap <= 1e-12 * scale, f"{name}: {gap:.1e} against {scale:.1e}"
+        pairs = paired_rounds(
+            partial(vectorized_route, net, params),
+            partial(minimal_gradients, W, b, x, y),
+            effort.minimal_rounds,
+            effort.minimal_repeats,
+        )
+        ratios = [t / m for t, m in pairs]
+        compact = statistics.median(t for t, _ in pairs) * 1e3
+        minimal = statistics.median(m for _, m in pairs) * 1e3
+        print(
+            f"| {batch} | {compact:.3f} | {minimal:.3f} | {statistics.median(ratios):.2f}× |"
+            f" {min(ratios):.2f}–{max(ratios):.2f}× |"
+        )
+    print()
+
+
 def _reference_answers() -> dict[str, object]:
     from jacobians.exercises.sets import walkthrough
     from jacobians.exercises.solve import solution_json
@@ -604,6 +694,7 @@ RUNS: dict[int, Callable[[Effort, Threads], None]] = {
     4: symbolic,
     5: startup,
     6: checker,
+    7: against_minimal,
 }
 
 
