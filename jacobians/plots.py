@@ -299,7 +299,7 @@ CELL_MAX = 36.0
 """The largest cell drawn, in pixels: a small network's matrices are not blown up further."""
 MIN_SIDE = 6.0
 """The smallest side of a panel, in pixels: a ``1 × 1`` factor stays visible next to a wide one
-(such a panel is drawn larger than its share and marked *)."""
+(such a panel is drawn larger than its share and marked ``*``)."""
 MARGIN = {"left": 44.0, "bottom": 30.0, "top": 26.0, "right": 10.0}
 """Pixels around each panel for its tick labels, axis labels and two-line title."""
 HEADER, FOOTER, SIDE = 52.0, 48.0, 8.0
