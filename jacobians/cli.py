@@ -338,6 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="numerical route: 'all' entries, N random entries of each W and b, or auto "
         "(all up to 2,000 parameters, else 20 each; default auto)",
     )
+    compare.add_argument(
+        "--layout",
+        default="column",
+        choices=("column", "row"),
+        help="row: also compute the gradients with observations as rows (N = A W, "
+        "∂vec(N)/∂vec(W) = A ⊗ I, W stored n_{l-1} × n_l) and check them against the column "
+        "layout's transposed; dense networks only (default column)",
+    )
     compare.add_argument("--json", action="store_true", help="print one JSON object instead")
     compare.set_defaults(handler=_compare)
 
@@ -784,6 +792,10 @@ def _compare(args: argparse.Namespace) -> int:
         seed = DEFAULT_SEED if args.seed is None else args.seed
         params = init_parameters(net, seed, args.batch or 1)
         source, label = {"seed": seed}, f"seed {seed}"
+    if args.layout == "row":
+        from .rownet import check_row_batch
+
+        check_row_batch(net, params.batch, _memory_budget(args))
     result = compare(
         net,
         params,
@@ -794,11 +806,26 @@ def _compare(args: argparse.Namespace) -> int:
         args.sample,
         args.strategy,
     )
+    row = None
+    if args.layout == "row":
+        from .rownet import check_row_layout
+
+        row = check_row_layout(net, params, result.vectorized.gradients, args.order)
     if args.json:
-        print(json.dumps(comparison_json(result, source), indent=1))
+        data = comparison_json(result, source)
+        if row is not None:
+            from .report import row_layout_json
+
+            data["row_layout"] = row_layout_json(row)
+            data["agree"] = result.agree and row.agree  # the exit status, as without --layout
+        print(json.dumps(data, indent=1))
     else:
         print(format_comparison(result, label, args.digits))
-    return 0 if result.agree else 1
+        if row is not None:
+            from .report import format_row_layout
+
+            print(format_row_layout(row, args.digits))
+    return 0 if result.agree and (row is None or row.agree) else 1
 
 
 MAX_SYMBOLIC_PARAMETERS = 600

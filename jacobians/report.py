@@ -26,6 +26,7 @@ from .errors import shape_str
 from .network import Network, display
 from .paths import coupled, fused_name, jacobian_shapes, loss_name, skip_name
 from .rowlayout import MatrixFunction
+from .rownet import RowLayoutCheck
 
 
 def structure(net: Network, name: str, batch: int = 1) -> str:
@@ -416,3 +417,61 @@ _ROW_STRUCTURE = {
     "J_N_X": "∂vec(N)/∂vec(X) = I_B ⊗ Wᵀ",
     "J_N_W": "∂vec(N)/∂vec(W) = X ⊗ I_p",
 }
+
+
+def _row_factor(name: str) -> str:
+    """``J_Z2_W2`` as ``∂vec(Z[2])/∂vec(W[2])``; ``J_L_A3`` as ``∂J/∂vec(A[3])``."""
+    _, out, arg = name.split("_")
+
+    def term(part: str) -> str:
+        return f"vec({part[0]}[{part[1:]}])" if part[0] in "ZAW" else f"{part[0]}[{part[1:]}]"
+
+    top = "J" if out == "L" else term(out)
+    return f"∂{top}/∂{term(arg)}"
+
+
+def format_row_layout(check: RowLayoutCheck, digits: int = 6) -> str:
+    """The row layout's batch chains (factor shapes), its gradients, and the agreement line."""
+    route = check.route
+    lines = [
+        "",
+        "row layout: observations as rows, N[l] = A[l-1] W[l] + 1 b[l]ᵀ with W[l] n_{l-1} × n_l; "
+        "one chain through the batch Jacobians per parameter",
+    ]
+    for name, factors in route.chains.items():
+        shapes = "·".join(f"({shape_str(s)})" for _, s in factors)
+        lines.append(f"  {name:<5} {shapes} → {shape_str(route.gradients[name].shape)}")
+    lines.append("  dW1's factors: " + " · ".join(_row_factor(n) for n, _ in route.chains["dW1"]))
+    lines.append(
+        "  ∂vec(Z[l])/∂vec(W[l]) = A[l-1] ⊗ I, ∂vec(Z[l])/∂vec(A[l-1]) = I_B ⊗ W[l]ᵀ, "
+        "∂vec(Z[l])/∂b[l] = 1_B ⊗ I"
+        + ("; the output's two factors replaced by the fused (A − Y)/B" if route.fused else "")
+    )
+    for name, value in route.gradients.items():
+        title, *text = _block(f"  {name} (row layout, {shape_str(value.shape)})", value, digits)
+        lines.extend([title, *(f"    {t}" for t in text)])
+    top = check.largest
+    tolerance = f"[tolerance {EXACT_RTOL:g} relative + {EXACT_ATOL:g}]"
+    if check.agree:
+        lines.append(
+            "the row layout agrees with the column layout's gradients transposed: largest "
+            f"difference {_diff(top)} in {top.name} {tolerance}"
+        )
+    else:
+        lines.append(
+            "THE ROW LAYOUT DISAGREES with the column layout's gradients transposed: largest "
+            f"difference {_diff(top)} in {top.name} {tolerance}"
+        )
+    return "\n".join(lines)
+
+
+def row_layout_json(check: RowLayoutCheck) -> Json:
+    """The ``row_layout`` field of ``compare --layout row --json``."""
+    top = check.largest
+    return {
+        "gradients": {k: v.tolist() for k, v in check.route.gradients.items()},
+        "chains": {k: [[n, list(s)] for n, s in f] for k, f in check.route.chains.items()},
+        "fused": check.route.fused,
+        "max_difference": {"absolute": top.absolute, "in": top.name},
+        "agree": check.agree,
+    }

@@ -24,13 +24,16 @@ ACTIVATIONS = [*ELEMENTWISE, "softmax"]
 
 
 @st.composite
-def networks(draw: st.DrawFn, max_depth: int = 4, max_width: int = 6) -> Network:
-    """A valid network: depth 1..max_depth, widths 1..max_width, any activations, a loss
-    that the output activation allows (bce needs sigmoid outputs, ce softmax)."""
+def networks(
+    draw: st.DrawFn, max_depth: int = 4, max_width: int = 6, activations: list[str] = ACTIVATIONS
+) -> Network:
+    """A valid network: depth 1..max_depth, widths 1..max_width, activations drawn from
+    ``activations``, a loss that the output activation allows (bce needs sigmoid outputs, ce
+    softmax)."""
     depth = draw(st.integers(1, max_depth))
     sizes = draw(st.lists(st.integers(1, max_width), min_size=depth + 1, max_size=depth + 1))
-    hidden = draw(st.lists(st.sampled_from(ACTIVATIONS), min_size=depth - 1, max_size=depth - 1))
-    output = draw(st.sampled_from(ACTIVATIONS))
+    hidden = draw(st.lists(st.sampled_from(activations), min_size=depth - 1, max_size=depth - 1))
+    output = draw(st.sampled_from(activations))
     losses = ["mse", "sum", *{"sigmoid": ["bce"], "softmax": ["ce"]}.get(output, [])]
     loss = draw(st.sampled_from(losses))
     return Network.from_spec(sizes, [*hidden, output], loss)
@@ -38,10 +41,14 @@ def networks(draw: st.DrawFn, max_depth: int = 4, max_width: int = 6) -> Network
 
 @st.composite
 def problems(
-    draw: st.DrawFn, max_depth: int = 4, max_width: int = 6, max_batch: int = 5
+    draw: st.DrawFn,
+    max_depth: int = 4,
+    max_width: int = 6,
+    max_batch: int = 5,
+    activations: list[str] = ACTIVATIONS,
 ) -> tuple[Network, Parameters]:
     """A network and parameters for it, batch 1..max_batch, from a drawn seed."""
-    net = draw(networks(max_depth, max_width))
+    net = draw(networks(max_depth, max_width, activations))
     seed = draw(st.integers(0, 2**32 - 1))
     batch = draw(st.integers(1, max_batch))
     params = init_parameters(net, seed, batch)
