@@ -30,8 +30,14 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-import numpy as np
-from harness import frameworks, machine, paired_rounds, pin_blas_threads, skipped
+from harness import (
+    frameworks,
+    machine,
+    max_difference,
+    paired_rounds,
+    pin_blas_threads,
+    skipped,
+)
 
 from jacobians.backprop import vectorized_route
 from jacobians.chains import jacobian_route
@@ -49,16 +55,6 @@ SEED = 0
 def network(spec: str = SPEC) -> Network:
     """The 784-256-128-10 network of ``spec``, softmax + cross-entropy."""
     return Network.from_layers(spec, INPUT, LOSS)
-
-
-def max_difference(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> str:
-    """The largest absolute difference over every gradient, and where: ``'2.2e-16 (dW3)'``;
-    an ``AssertionError`` unless every gradient agrees (relative 1e-9, absolute 1e-12)."""
-    for k, v in ours.items():
-        assert np.allclose(theirs[k], v, rtol=1e-9, atol=1e-12), f"{k} differs"
-    gaps = {k: float(np.max(np.abs(np.asarray(theirs[k]) - v))) for k, v in ours.items()}
-    worst = max(gaps, key=gaps.__getitem__)
-    return f"{gaps[worst]:.1e} ({worst})"
 
 
 # --- 1. gradients ------------------------------------------------------------------------

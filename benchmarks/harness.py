@@ -1,5 +1,6 @@
 """What the benchmarks here share: medians and paired ratios of timings, the machine's line,
-the BLAS thread count, and the optional frameworks (torch, jax).
+the BLAS thread count, the optional frameworks (torch, jax), and the largest gradient
+difference between two routes.
 
 Imported by ``scale.py``, ``lenet.py``, ``batchnorm.py`` and ``transformer.py`` (run as
 ``python benchmarks/<name>.py``, which puts this folder on ``sys.path``); not part of the
@@ -146,3 +147,13 @@ def skipped(found: dict[str, object]) -> str:
     """``'torch, jax: skipped (not importable)'`` for those missing from ``found``; or ``''``."""
     missing = [name for name in ("torch", "jax") if name not in found]
     return f"{', '.join(missing)}: skipped (not importable)" if missing else ""
+
+
+def max_difference(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> str:
+    """The largest absolute difference over every gradient, and where: ``'2.2e-16 (dW3)'``;
+    an ``AssertionError`` unless every gradient agrees (relative 1e-9, absolute 1e-12)."""
+    for k, v in ours.items():
+        assert np.allclose(theirs[k], v, rtol=1e-9, atol=1e-12), f"{k} differs"
+    gaps = {k: float(np.max(np.abs(np.asarray(theirs[k]) - v))) for k, v in ours.items()}
+    worst = max(gaps, key=gaps.__getitem__)
+    return f"{gaps[worst]:.1e} ({worst})"

@@ -34,6 +34,7 @@ import numpy as np
 from harness import (
     frameworks,
     machine,
+    max_difference,
     median_seconds,
     paired_ratio,
     paired_rounds,
@@ -60,16 +61,6 @@ SEED = 0
 def lenet() -> Network:
     """LeNet-5 on a 1 × 28 × 28 input, softmax + cross-entropy."""
     return Network.from_layers(LENET, INPUT, LOSS)
-
-
-def max_difference(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> str:
-    """The largest absolute difference over every gradient, and where: ``'2.2e-16 (dW3)'``;
-    an ``AssertionError`` unless every gradient agrees (relative 1e-9, absolute 1e-12)."""
-    for k, v in ours.items():
-        assert np.allclose(theirs[k], v, rtol=1e-9, atol=1e-12), f"{k} differs"
-    gaps = {k: float(np.max(np.abs(np.asarray(theirs[k]) - v))) for k, v in ours.items()}
-    worst = max(gaps, key=gaps.__getitem__)
-    return f"{gaps[worst]:.1e} ({worst})"
 
 
 # --- torch: the same network, weights and input (never a dependency) --------------------
