@@ -406,12 +406,19 @@ def _tensor_shapes(net: Network, batch: int) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+GREEK = {"gamma": "γ", "beta": "β"}
+"""Parameter roles the derivations print as Greek letters (``gamma2`` → ``γ[2]``)."""
+
+
 def _tensor_text(net: Network, name: str, batch: int) -> str:
     """A tensor as the derivations write it in a Jacobian's name: ``z[2]``, ``vec(W[2])`` for
-    a parameter with two or more axes, ``L`` for the loss (``J``, a batch's mean cost)."""
+    a parameter with two or more axes, ``γ[2]`` for ``gamma2``, ``L`` for the loss (``J``, a
+    batch's mean cost)."""
     if name == "L":
         return "J" if batch > 1 else "L"
     shown = display(name)
+    base, bracket, rest = shown.partition("[")
+    shown = GREEK.get(base, base) + bracket + rest
     shape = net.parameter_shapes.get(name)
     return f"vec({shown})" if shape is not None and len(shape) > 1 else shown
 

@@ -13,7 +13,7 @@ import pytest
 from jacobians.cli import main
 from jacobians.network import Network
 from jacobians.parameters import Parameters, init_parameters
-from jacobians.plots import chain_curves, jacobian_panels, sweep_curve
+from jacobians.plots import chain_curves, jacobian_panels, jacobian_title, sweep_curve
 from jacobians.rowlayout import chapter_example, matrix_function
 
 needs_matplotlib = pytest.mark.skipif(
@@ -193,6 +193,13 @@ def test_jacobian_panels_are_titled_in_partial_notation_in_chain_order() -> None
         "∂z[1]/∂vec(W[1])",
         "∂z[1]/∂b[1]",
     ]
+
+
+def test_batch_norm_panels_name_gamma_and_beta_as_derive_does() -> None:
+    # derive writes the batch-norm parameters as γ[2] and β[2]; the titles must agree.
+    net = Network.from_layers("dense(2), batchnorm, sigmoid", "2")
+    titles = {jacobian_title(net, name, 4) for name in ("J_z2_gamma2", "J_z2_beta2")}
+    assert titles == {"∂z[2]/∂γ[2]", "∂z[2]/∂β[2]"}
 
 
 @needs_matplotlib
