@@ -470,10 +470,20 @@ def tick_label(position: int, shape: tuple[int, ...] | None) -> str:
 
 def chain_order(net: Network, names: Sequence[str]) -> list[str]:
     """The panels in the order the chain multiplies them from the loss end: the loss row, the
-    last activation's Jacobian and the fused row that replaces both, then layer by layer."""
+    last activation's Jacobian and the fused row that replaces both, then layer by layer; a
+    residual block as the chain meets it, its whole Jacobian ``∂a[2]/∂a[1] = I + ∂f/∂a[1]``
+    first, then the path through ``f`` from the block's output (``∂a[2]/∂a[2_1]``) inwards."""
     head = [n for n in head_names(net, False) if n in names]
     fused = [fused_name(net)] if net.fused is not None and fused_name(net) in names else []
-    return [*head, *fused, *(n for n in names if n not in head and n not in fused)]
+    order = [*head, *fused, *(n for n in names if n not in head and n not in fused)]
+    for block in (node for node in net.all_nodes if node.inner):  # outer blocks first
+        lead = [n for n in (block.jacobian_name("input"), skip_name(block)) if n in order]
+        inside = {m.jacobian_name(role) for m in block.inside for role in m.jacobian_roles}
+        inside |= {skip_name(m) for m in block.inside if m.inner}
+        rest = [n for n in order if n not in lead]
+        first = next((i for i, n in enumerate(rest) if n in inside), len(rest))
+        order = [*rest[:first], *lead, *rest[first:]]
+    return order
 
 
 def jacobians_figure(

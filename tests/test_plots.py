@@ -13,7 +13,13 @@ import pytest
 from jacobians.cli import main
 from jacobians.network import Network
 from jacobians.parameters import Parameters, init_parameters
-from jacobians.plots import chain_curves, jacobian_panels, jacobian_title, sweep_curve
+from jacobians.plots import (
+    chain_curves,
+    chain_order,
+    jacobian_panels,
+    jacobian_title,
+    sweep_curve,
+)
 from jacobians.rowlayout import chapter_example, matrix_function
 
 needs_matplotlib = pytest.mark.skipif(
@@ -193,6 +199,34 @@ def test_jacobian_panels_are_titled_in_partial_notation_in_chain_order() -> None
         "∂z[1]/∂vec(W[1])",
         "∂z[1]/∂b[1]",
     ]
+
+
+def test_a_residual_block_is_shown_as_the_chain_meets_it() -> None:
+    # backward from the loss, a block's whole Jacobian comes first, then the path through f
+    # from the block's output inwards; the nested block likewise, inside the outer one
+    net = Network.from_layers(
+        "dense(2), residual(dense(2), tanh, residual(dense(2), relu)), dense(1), sigmoid", "2"
+    )
+    names = [name for name, _ in jacobian_panels(net, init_parameters(net, 3))]
+    titles = [jacobian_title(net, name) for name in chain_order(net, names)]
+    assert titles[titles.index("∂z[3]/∂b[3]") + 1 :] == [
+        "∂a[2]/∂a[1]",
+        "∂a[2]/∂a[2_2]",
+        "∂a[2_2]/∂a[2_1]",
+        "∂a[2_2]/∂a[2_2_1]",
+        "∂a[2_2_1]/∂z[2_2_1]",
+        "∂z[2_2_1]/∂a[2_1]",
+        "∂z[2_2_1]/∂vec(W[2_2_1])",
+        "∂z[2_2_1]/∂b[2_2_1]",
+        "∂a[2_1]/∂z[2_1]",
+        "∂z[2_1]/∂a[1]",
+        "∂z[2_1]/∂vec(W[2_1])",
+        "∂z[2_1]/∂b[2_1]",
+        "∂a[1]/∂a[0]",
+        "∂a[1]/∂vec(W[1])",
+        "∂a[1]/∂b[1]",
+    ]
+    assert sorted(chain_order(net, names)) == sorted(names)
 
 
 def test_batch_norm_panels_name_gamma_and_beta_as_derive_does() -> None:
