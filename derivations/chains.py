@@ -25,6 +25,36 @@ def vec(M: sp.Matrix) -> sp.Matrix:
     return sp.Matrix(list(M))
 
 
+def vec_col(M: sp.Matrix) -> sp.Matrix:
+    """``vec_col(M)``, column-major (Magnus–Neudecker): ``vec_col(W)[k·n + i] = W[i, k]``, as a
+    column ``(n·m) × 1``: the columns of ``M`` stacked."""
+    return sp.Matrix(list(M.T))
+
+
+def flatten(sn: SymbolicNetwork, M: sp.Matrix) -> sp.Matrix:
+    """``M`` flattened the network's way: :func:`vec` (``sn.vec == "row"``) or :func:`vec_col`."""
+    return vec_col(M) if sn.vec == "column" else vec(M)
+
+
+def unflatten(sn: SymbolicNetwork, row: sp.Matrix, n: int, m: int) -> sp.Matrix:
+    """A ``1 × n·m`` row back to ``n × m``, undoing :func:`flatten`: row-major (C order), or
+    Fortran order for ``vec_col`` (entry ``k·n + i`` is ``[i, k]``)."""
+    if sn.vec == "column":
+        return row.reshape(m, n).T
+    return row.reshape(n, m)
+
+
+def kron_factor(sn: SymbolicNetwork, l: int) -> sp.Matrix:
+    """The Kronecker form ``∂z[l]/∂vec(W[l])`` must have, built by ``sympy.kronecker_product``
+    (not by differentiation): ``I_n ⊗ a[l-1]ᵀ`` row-major, ``a[l-1]ᵀ ⊗ I_n`` column-major."""
+    from sympy.matrices.expressions.kronecker import kronecker_product
+
+    n = sn.W[l].rows
+    a, eye = sn.a[l - 1].T, sp.eye(n)
+    pair = (a, eye) if sn.vec == "column" else (eye, a)
+    return sp.Matrix(kronecker_product(*pair))
+
+
 def softmax_jacobian_form(a: sp.Matrix) -> sp.Matrix:
     """``diag(a) − a aᵀ``: softmax's Jacobian written in its outputs ``a = softmax(z)``."""
     return sp.diag(*a) - a * a.T
@@ -54,7 +84,7 @@ def jacobians(sn: SymbolicNetwork) -> dict[str, sp.Matrix]:
         out[f"J_a{l}_z{l}"] = activation_jacobian(sn, l)
         if l > 1:
             out[f"J_z{l}_a{l - 1}"] = z.jacobian(sn.a[l - 1])
-        out[f"J_z{l}_W{l}"] = z.jacobian(vec(sn.W[l]))
+        out[f"J_z{l}_W{l}"] = z.jacobian(flatten(sn, sn.W[l]))
         out[f"J_z{l}_b{l}"] = z.jacobian(sn.b[l])
     fused = sn.net.fused
     if fused is not None and not sn.abstract_loss and (not sn.abstract or sn.derivative[L] is None):
@@ -127,7 +157,8 @@ class Claim:
 def prove(sn: SymbolicNetwork, jac: dict[str, sp.Matrix] | None = None) -> list[Claim]:
     """For every layer: reshape(chain of ``∂L/∂vec(W[l])``) − ``δ[l] a[l-1]ᵀ``, chain of
     ``∂L/∂b[l]`` − ``δ[l]ᵀ``, and chain of ``∂L/∂z[l]`` − ``δ[l]ᵀ`` (the recursion), each
-    expanded to the zero matrix."""
+    expanded to the zero matrix. With ``sn.vec == "column"`` the row is
+    ``∂L/∂vec_col(W[l])`` and the reshape is in Fortran order."""
     jac = jacobians(sn) if jac is None else jac
     deltas = compact_deltas(sn, jac)
     L, claims = sn.depth, []
@@ -137,8 +168,10 @@ def prove(sn: SymbolicNetwork, jac: dict[str, sp.Matrix] | None = None) -> list[
         statements = {
             "delta": (f"∂L/∂z[{l}] − δ[{l}]ᵀ = 0", to_z - deltas[l].T),
             "W": (
-                f"reshape(∂L/∂vec(W[{l}])) − δ[{l}] a[{l - 1}]ᵀ = 0",
-                (to_z * jac[f"J_z{l}_W{l}"]).reshape(n, m) - deltas[l] * sn.a[l - 1].T,
+                f"reshape_F(∂L/∂vec_col(W[{l}])) − δ[{l}] a[{l - 1}]ᵀ = 0"
+                if sn.vec == "column"
+                else f"reshape(∂L/∂vec(W[{l}])) − δ[{l}] a[{l - 1}]ᵀ = 0",
+                unflatten(sn, to_z * jac[f"J_z{l}_W{l}"], n, m) - deltas[l] * sn.a[l - 1].T,
             ),
             "b": (f"∂L/∂b[{l}] − δ[{l}]ᵀ = 0", to_z * jac[f"J_z{l}_b{l}"] - deltas[l].T),
         }

@@ -30,11 +30,17 @@ PARAMS = ("W", "b", "delta")
 _JAC = re.compile(r"^J_(L|[az]\d+)_([azWb]\d+)$")
 
 
-def _part(name: str) -> tuple[str, str]:
-    """``'z2'`` → (``'z[2]'``, ``'z^{[2]}'``); ``'W2'`` → the ``vec(W[2])`` forms."""
+def _part(name: str, column: bool = False) -> tuple[str, str]:
+    """``'z2'`` → (``'z[2]'``, ``'z^{[2]}'``); ``'W2'`` → the ``vec(W[2])`` forms (with
+    ``column``, ``vec_col(W[2])``)."""
     if name == "L":
         return "L", "L"
     base, layer = name[0], name[1:]
+    if base == "W" and column:
+        return (
+            f"vec_col(W[{layer}])",
+            rf"\operatorname{{vec}}_{{\mathrm{{col}}}}(W^{{[{layer}]}})",
+        )
     if base == "W":
         return f"vec(W[{layer}])", rf"\operatorname{{vec}}(W^{{[{layer}]}})"
     return f"{base}[{layer}]", f"{base}^{{[{layer}]}}"
@@ -45,20 +51,28 @@ def jacobian_label(sn: SymbolicNetwork, name: str) -> sp.Symbol:
     m = _JAC.match(name)
     if m is None:
         raise ValueError(f"not a Jacobian name: {name!r}")
-    (ou, ol), (iu, il) = _part(m.group(1)), _part(m.group(2))
-    return sn.names.label(f"∂{ou}/∂{iu}", rf"\frac{{\partial {ol}}}{{\partial {il}}}")
+    (ou, ol), (iu, il) = _part(m.group(1)), _part(m.group(2), sn.vec == "column")
+    return sn.names.label(_printable(f"∂{ou}/∂{iu}"), rf"\frac{{\partial {ol}}}{{\partial {il}}}")
+
+
+def _printable(label: str) -> str:
+    """A label as sympy's pretty printer shows it literally: ``vec_col`` is written
+    ``vecᶜᵒˡ`` (an underscore would make the rest a subscript, and ``vec`` an arrow)."""
+    return label.replace("vec_col", "vecᶜᵒˡ")
 
 
 def _shape(M: sp.Matrix) -> tuple[int, int]:
     return int(M.rows), int(M.cols)
 
 
-def _chain_text(names: list[str], jac: dict[str, sp.Matrix], target: str) -> str:
+def _chain_text(
+    names: list[str], jac: dict[str, sp.Matrix], target: str, column: bool = False
+) -> str:
     parts = []
     for n in names:
         m = _JAC.match(n)
         assert m is not None
-        parts.append(f"∂{_part(m.group(1))[0]}/∂{_part(m.group(2))[0]}")
+        parts.append(f"∂{_part(m.group(1))[0]}/∂{_part(m.group(2), column)[0]}")
     shapes = "·".join(f"({r}×{c})" for r, c in (_shape(jac[n]) for n in names))
     rows, cols = _shape(product([jac[n] for n in names]))
     return f"{target} = {' · '.join(parts)}\nshapes: {shapes} → ({rows}×{cols})"
@@ -309,6 +323,9 @@ def derive_layer(
     title = f"{target} of the {net.spec} network ({acts}; {loss})"
     if sn.abstract:
         title += ", activations abstract"
+    column = sn.vec == "column"
+    if column:
+        title += ", column-major vec"
     d = Derivation(title, sn.names)
     names = chain_names(L, l, "z" if param == "delta" else param)
 
@@ -322,8 +339,10 @@ def derive_layer(
             (Equation(z_label, sn.z_expr(l), (n, 1)), Equation(a_label, sn.a_expr(l), (n, 1))),
         )
     )
-    lhs = {"W": f"∂L/∂vec(W[{l}])", "b": f"∂L/∂b[{l}]", "delta": f"∂L/∂z[{l}]"}[param]
-    d.add(Step("The chain rule", _chain_text(names, jac, lhs)))
+    lhs = {"W": f"∂L/∂{_part(f'W{l}', column)[0]}", "b": f"∂L/∂b[{l}]", "delta": f"∂L/∂z[{l}]"}[
+        param
+    ]
+    d.add(Step("The chain rule", _chain_text(names, jac, lhs, column)))
     d.add(
         Step(
             "The factors",
@@ -345,7 +364,10 @@ def derive_layer(
         checks += recursion_steps
     delta_l = sn.delta[l]
     claim = next(c for c in claims if c.layer == l and c.param == param)
-    if param == "W":
+    if param == "W" and column:
+        row, kron_holds = _column_weight_steps(sn, jac, d, l, lhs)
+        checks.append((d.steps[-3], kron_holds))
+    elif param == "W":
         row = delta_l.T * jac[f"J_z{l}_W{l}"]
         d.add(
             Step(
@@ -443,15 +465,86 @@ def derive_layer(
     return d
 
 
+def _column_weight_steps(
+    sn: SymbolicNetwork, jac: dict[str, sp.Matrix], d: Derivation, l: int, lhs: str
+) -> tuple[sp.Matrix, bool]:
+    """The column-major ``vec``'s last three steps for ``dW[l]``: ``∂z[l]/∂vec_col(W[l])``,
+    derived by ``Matrix.jacobian``, proved equal to ``a[l-1]ᵀ ⊗ I_n`` built by
+    ``sympy.kronecker_product``, applied to ``δ[l]ᵀ``; the Fortran-order reshape; the compact
+    formula. Returns the row ``∂L/∂vec_col(W[l])`` and whether the Kronecker form holds."""
+    n, m = sn.net.weight_shape(l)
+    J = jac[f"J_z{l}_W{l}"]
+    kron = chains.kron_factor(sn, l)
+    holds = J.shape == kron.shape and is_zero(J - kron)
+    row = sn.delta[l].T * J
+    d.add(
+        Step(
+            f"The last factor: ∂z[{l}]/∂vec_col(W[{l}]) = a[{l - 1}]ᵀ ⊗ I_{n}",
+            f"vec_col stacks the columns of W[{l}]: column k (entries k·{n} to k·{n} + {n - 1}) "
+            f"reaches z[{l}] through a[{l - 1}]ₖ alone, so block k is a[{l - 1}]ₖ I_{n}. "
+            f"Matrix.jacobian of z[{l}] with respect to vec_col(W[{l}]) minus a[{l - 1}]ᵀ ⊗ I_{n} "
+            f"(sympy.kronecker_product) expands to 0: {_verdict(holds)}. δ[{l}]ᵀ times the "
+            f"block matrix puts a[{l - 1}]ₖ δ[{l}]ᵀ in block k:",
+            (
+                Equation(jacobian_label(sn, f"J_z{l}_W{l}"), J, _shape(J)),
+                Equation(
+                    sn.names.label(
+                        _printable(lhs),
+                        rf"\frac{{\partial L}}{{\partial \operatorname{{vec}}_{{\mathrm{{col}}}}"
+                        rf"(W^{{[{l}]}})}}",
+                    ),
+                    row,
+                    _shape(row),
+                ),
+            ),
+        )
+    )
+    d.add(
+        Step(
+            f"Reshape into dW[{l}]",
+            f"Column-major (Fortran order): entry k·{n} + i of the row is dW[{l}][i, k].",
+            (
+                Equation(
+                    sn.names.label(f"dW[{l}]", f"dW^{{[{l}]}}"),
+                    chains.unflatten(sn, row, n, m),
+                    (n, m),
+                ),
+            ),
+        )
+    )
+    outer = sp.MatMul(sn.delta[l], sn.a[l - 1].T)
+    d.add(
+        Step(
+            "The compact formula",
+            f"dW[{l}] = δ[{l}] a[{l - 1}]ᵀ, the outer product (as with the row-major vec):",
+            (
+                Equation(
+                    sn.names.label(
+                        f"δ[{l}] a[{l - 1}]ᵀ", rf"\delta^{{[{l}]}} {{a^{{[{l - 1}]}}}}^\top"
+                    ),
+                    outer.doit(),
+                    (n, m),
+                ),
+            ),
+        )
+    )
+    return row, holds
+
+
 def derive(
     net: Network,
     abstract: bool = False,
     layer: int | None = None,
     params: tuple[str, ...] = ("W", "b"),
     abstract_loss: bool = False,
+    vec: str = "row",
 ) -> list[Derivation]:
     """Derivations of the chosen layers (all by default, output first) and parameters;
-    ``abstract`` keeps activations as ``g[l]``, ``abstract_loss`` the loss as ``ℓ(a[L])``."""
+    ``abstract`` keeps activations as ``g[l]``, ``abstract_loss`` the loss as ``ℓ(a[L])``;
+    ``vec`` flattens ``W[l]`` row-major (``row``, the default: ``∂z/∂vec(W) = I_n ⊗ aᵀ``) or
+    column-major (``column``: ``∂z/∂vec_col(W) = aᵀ ⊗ I_n``, reshaped in Fortran order)."""
+    if vec not in ("row", "column"):
+        raise unknown_name("vec", vec, ("row", "column"))
     if layer is not None and not 1 <= layer <= net.depth:
         raise InvalidValueError(
             message("layer", f"a layer from 1 to {net.depth} for {net.spec}", str(layer))
@@ -459,7 +552,7 @@ def derive(
     for p in params:
         if p not in PARAMS:
             raise unknown_name("params", p, PARAMS)
-    sn = SymbolicNetwork(net, abstract=abstract, abstract_loss=abstract_loss)
+    sn = SymbolicNetwork(net, abstract=abstract, abstract_loss=abstract_loss, vec=vec)
     jac = jacobians(sn)
     claims = prove(sn, jac)
     layers = range(net.depth, 0, -1) if layer is None else [layer]

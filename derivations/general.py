@@ -108,9 +108,15 @@ def _display(expr: sp.Basic, names: Names) -> sp.Basic:
     return expr.replace(lambda e: isinstance(e, sp.Indexed | sp.KroneckerDelta), entry)
 
 
-def general_derivation() -> Derivation:
+def general_derivation(vec: str = "row") -> Derivation:
     """``∂z_i/∂W_pq``, ``∂L/∂W_pq = δ_p a_q``, ``∂L/∂b_p = δ_p`` and the δ recursion for all
-    sizes; each equality decided by :func:`equal`."""
+    sizes; each equality decided by :func:`equal`.
+
+    ``vec`` says where ``W_pq`` sits in the flattened ``W``: ``row`` (row-major, column
+    ``(p − 1)·m + q`` of ``∂z/∂vec(W) = I_n ⊗ aᵀ``) or ``column`` (column-major ``vec_col``,
+    column ``(q − 1)·n + p`` of ``∂z/∂vec_col(W) = aᵀ ⊗ I_n``, whose block ``q`` is
+    ``a_q I_n``). The entries, and so the proofs, are the same; only their positions, and the
+    reshape back (C or Fortran order), differ."""
     names = Names()
     n, m, r = sp.symbols("n m r", integer=True, positive=True)
     i, j, k, p, q = sp.symbols("i j k p q", integer=True, positive=True)
@@ -119,7 +125,9 @@ def general_derivation() -> Derivation:
     zz = sp.IndexedBase("z")
     g = sp.Function("g")
     bounds: Bounds = {p: (1, n), q: (1, m), i: (1, n), k: (1, n)}
-    d_out = Derivation("General sizes: the compact formulas for every n and m", names)
+    column = vec == "column"
+    title = "General sizes: the compact formulas for every n and m"
+    d_out = Derivation(title + (", column-major vec" if column else ""), names)
     holds = []
 
     def label(text: str, latex: str) -> sp.Symbol:
@@ -139,11 +147,18 @@ def general_derivation() -> Derivation:
     kron = sp.KroneckerDelta(i, p) * a[q]
     ok = equal(dz_dW, kron)
     holds.append(ok)
+    position = (
+        "Column-major vec_col puts W_pq in column (q − 1)·n + p. Differentiating z_i gives the "
+        "entry in row i of that column; aᵀ ⊗ I_n, whose block q is a_q I_n, has "
+        f"a_q · [I_n]_ip there: {_verdict(ok)}."
+        if column
+        else "Row-major vec puts W_pq in column (p − 1)·m + q. Differentiating z_i gives the "
+        f"entry in row i of that column; I_n ⊗ aᵀ has [I_n]_ip · a_q there: {_verdict(ok)}."
+    )
     d_out.add(
         Step(
-            "∂z/∂vec(W) = I_n ⊗ aᵀ",
-            "Row-major vec puts W_pq in column (p − 1)·m + q. Differentiating z_i gives the "
-            f"entry in row i of that column; I_n ⊗ aᵀ has [I_n]_ip · a_q there: {_verdict(ok)}.",
+            "∂z/∂vec_col(W) = aᵀ ⊗ I_n" if column else "∂z/∂vec(W) = I_n ⊗ aᵀ",
+            position,
             (
                 Equation(
                     label("∂zᵢ/∂W_pq", r"\frac{\partial z_i}{\partial W_{pq}}"),
@@ -160,7 +175,13 @@ def general_derivation() -> Derivation:
         Step(
             "∂L/∂W_pq = δ_p a_q",
             "The chain rule sums over the n outputs: ∂L/∂W_pq = Σᵢ δᵢ ∂zᵢ/∂W_pq. The Kronecker "
-            f"delta keeps i = p, so dW = δ aᵀ: {_verdict(ok)}.",
+            f"delta keeps i = p, so dW = δ aᵀ: {_verdict(ok)}."
+            + (
+                " Entry (q − 1)·n + p of the row ∂L/∂vec_col(W) is ∂L/∂W_pq: the reshape in "
+                "Fortran order puts it at dW_pq."
+                if column
+                else ""
+            ),
             (
                 Equation(
                     label("∂L/∂W_pq", r"\frac{\partial L}{\partial W_{pq}}"), _display(dL_dW, names)

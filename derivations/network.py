@@ -98,12 +98,15 @@ class SymbolicNetwork:
     are columns. ``delta[l]`` are symbols standing for ``δ[l]`` in displayed steps (never in
     proofs). With ``abstract=True`` every elementwise activation is an undefined ``g[l]`` with
     derivative ``g[l]'`` (softmax stays softmax: it is not elementwise); with
-    ``abstract_loss=True`` the loss is an undefined ``ℓ(a[L])``.
+    ``abstract_loss=True`` the loss is an undefined ``ℓ(a[L])``. ``vec`` is how ``W[l]`` is
+    flattened: ``row`` (row-major, NOTATION.md's default) or ``column`` (Magnus–Neudecker's
+    column-major ``vec_col``, reshaped back in Fortran order).
     """
 
     net: Network
     abstract: bool = False
     abstract_loss: bool = False
+    vec: str = "row"
     names: Names = field(default_factory=Names)
     W: dict[int, sp.Matrix] = field(default_factory=dict)
     b: dict[int, sp.Matrix] = field(default_factory=dict)

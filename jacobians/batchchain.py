@@ -25,6 +25,7 @@ import numpy as np
 
 from ._typing import FloatArray
 from .chains import _result, node_jacobians, output_factors, target_factors
+from .columnvec import ORDER, check_column, check_vec
 from .compose import multiply
 from .network import Network, flat, forward
 from .parameters import Parameters
@@ -33,35 +34,49 @@ from .structured import to_dense
 
 
 def batch_jacobians(
-    net: Network, params: Parameters, representation: str, first_input: bool = False
+    net: Network,
+    params: Parameters,
+    representation: str,
+    first_input: bool = False,
+    vec: str = "row",
 ) -> dict[str, Any]:
     """The batch chain's factors by name (``J_L_a3``, ``J_a3_z3``, ``J_z3_a2``, ``J_z3_W3``, …;
-    the first layer's input Jacobian only with ``first_input``)."""
+    the first layer's input Jacobian only with ``first_input``). ``vec="column"`` (a dense
+    network): every batch matrix flattened column-major, the examples one after the other
+    (``Aᵀ ⊗ I_n``, ``I_B ⊗ W``, …; :mod:`jacobians.columnvec`)."""
     cache = forward(net, params)
     B = params.batch
     Y, A = params.target(net), cache.output
     out: dict[str, Any] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
         gradient = net.loss.gradient(flat(A), flat(Y)).reshape(A.shape)
-        out[loss_name(net)] = (gradient / B).reshape(1, -1)
+        out[loss_name(net)] = (gradient / B).reshape(1, -1, order=ORDER[vec])
     if net.fused is not None:
-        out[fused_name(net)] = (net.fused.delta(A, Y) / B).reshape(1, -1)
-    out.update(node_jacobians(net, params, cache, slice(None), representation, first_input))
+        out[fused_name(net)] = (net.fused.delta(A, Y) / B).reshape(1, -1, order=ORDER[vec])
+    out.update(node_jacobians(net, params, cache, slice(None), representation, first_input, vec))
     return out
 
 
 def batch_route(
-    net: Network, params: Parameters, order: str = "reverse", representation: str = "structured"
+    net: Network,
+    params: Parameters,
+    order: str = "reverse",
+    representation: str = "structured",
+    vec: str = "row",
 ) -> dict[str, FloatArray]:
-    """``dW1, db1, …`` by one chain per gradient over the whole batch."""
-    jac = batch_jacobians(net, params, representation)
+    """``dW1, db1, …`` by one chain per gradient over the whole batch; ``vec="column"`` (a
+    dense network) flattens column-major and reshapes in Fortran order."""
+    if vec != "row":
+        check_vec(vec)
+        check_column(net)
+    jac = batch_jacobians(net, params, representation, vec=vec)
     head, _ = output_factors(net, jac)
     grads: dict[str, FloatArray] = {}
     for target in targets(net):
         if target.role is None:
             continue
         row = to_dense(multiply(target_factors(net, jac, head, target), order).value)
-        grads[target.name] = _result(target, row)
+        grads[target.name] = _result(target, row, vec=vec)
     return grads
 
 

@@ -64,12 +64,14 @@ def node_jacobians(
     examples: slice,
     representation: str,
     first_input: bool = False,
+    vec: str = "row",
 ) -> dict[str, Any]:
     """Every node's Jacobians for the examples ``examples`` of the batch (one example: its own
     Jacobians; the whole batch: the batch Jacobians), by name, last node first; the first
     node's input Jacobian only with ``first_input``. A block's input Jacobian is ``I + J_f``
     over its own layers' (:class:`~jacobians.structured.SkipSum`), reached from its output
-    through ``∂y/∂f = I``."""
+    through ``∂y/∂f = I``. ``vec="column"`` (a dense network only): the column-major
+    Jacobians of :func:`jacobians.columnvec.column_jacobians` (``aᵀ ⊗ I_n``, …)."""
     structured: dict[str, Structured] = {}
 
     def add(nodes: tuple[Node, ...]) -> None:
@@ -85,7 +87,13 @@ def node_jacobians(
             value = cache.values[node.output][..., examples]
             values = params.of(node)
             values.update({role: values[role][..., examples] for role in node.state})
-            for role, J in node.kind.jacobians(values, a, value).items():
+            if vec == "column":
+                from .columnvec import column_jacobians
+
+                found = column_jacobians(node.kind, values, a, value)
+            else:
+                found = node.kind.jacobians(values, a, value)
+            for role, J in found.items():
                 structured[node.jacobian_name(role)] = J
 
     add(net.nodes)
@@ -101,18 +109,23 @@ def example_jacobians(
     i: int = 0,
     representation: str = "dense",
     first_input: bool = False,
+    vec: str = "row",
 ) -> dict[str, Any]:
     """Every Jacobian of example ``i`` by its NOTATION name: ``J_L_a3``, ``J_a3_z3``, ``J_z3_a2``,
     ``J_z3_W3``, ``J_z3_b3``, …, and ``J_L_z3`` when the output pair is fused.
 
     ``representation``: ``dense`` numpy arrays (the default), ``sparse`` CSR arrays, or
-    ``structured`` objects (:mod:`jacobians.structured`); the loss rows stay dense."""
+    ``structured`` objects (:mod:`jacobians.structured`); the loss rows stay dense. ``vec``:
+    ``row`` (``J_z3_W3 = I ⊗ a[2]ᵀ``) or, for a dense network, ``column``
+    (``J_z3_W3 = a[2]ᵀ ⊗ I``, :mod:`jacobians.columnvec`)."""
     y = flat(params.target(net))[:, i]
     yhat = flat(cache.output)[:, i]
     out: dict[str, Any] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
         out[loss_name(net)] = net.loss.row(yhat, y)
-    out.update(node_jacobians(net, params, cache, slice(i, i + 1), representation, first_input))
+    out.update(
+        node_jacobians(net, params, cache, slice(i, i + 1), representation, first_input, vec)
+    )
     if net.fused is not None:
         out[fused_name(net)] = net.fused.row(yhat, y)
     return out
@@ -215,6 +228,9 @@ class JacobianRoute:
     notes: tuple[str, ...] = field(default=())
     representation: str = "dense"
     strategy: str = "examples"
+    vec: str = "row"
+    """``row`` (NOTATION.md's row-major ``vec``, C-order reshapes) or ``column``
+    (Magnus–Neudecker's, Fortran-order reshapes: :mod:`jacobians.columnvec`)."""
 
 
 def _report(target: Target, product: Product, factors: list[Factor]) -> ChainReport:
@@ -279,9 +295,16 @@ def largest_batch_factor(net: Network, batch: int) -> tuple[str, tuple[int, int]
     return "the largest batch factor or product", (tall, wide), 8 * tall * wide
 
 
-def _result(target: Target, row: Matrix, batch: int | None = None) -> FloatArray:
+def _result(target: Target, row: Matrix, batch: int | None = None, vec: str = "row") -> FloatArray:
     """A chain's row as the target: ``dθ`` in ``θ``'s shape, or ``δ`` (one example's, a
-    vector for a vector output; with ``batch``, the batch's rows times ``B``, batch last)."""
+    vector for a vector output; with ``batch``, the batch's rows times ``B``, batch last).
+    ``vec="column"``: a matrix (a dense ``W``, the batch's ``δ``) reshaped in Fortran order."""
+    if vec == "column" and (len(target.shape) == 2 or (target.role is None and batch)):
+        from .columnvec import column_to_matrix
+
+        if target.role is not None:
+            return column_to_matrix(row, (target.shape[0], target.shape[1]))
+        return column_to_matrix(row, (target.shape[0], batch or 1)) * (batch or 1)
     if target.role is not None:
         return row_to_tensor(row, target.shape)
     if batch is None:
@@ -296,9 +319,11 @@ def _batch_route(
     representation: str,
     memory_budget: int,
     switched: str | None,
+    vec: str = "row",
 ) -> JacobianRoute:
     """The batch strategy: one chain per gradient through the batch Jacobians; the chains
-    reported are those of one example (:func:`~jacobians.paths.planned_reports`)."""
+    reported are those of one example (:func:`~jacobians.paths.planned_reports`). ``vec``:
+    the flattening of every batch matrix (:mod:`jacobians.columnvec` for ``column``)."""
     from .batchchain import batch_jacobians
 
     B = params.batch
@@ -315,7 +340,7 @@ def _batch_route(
                     else "use --strategy examples, or structured Jacobians in reverse order",
                 )
             )
-    jac = batch_jacobians(net, params, representation)
+    jac = batch_jacobians(net, params, representation, vec=vec)
     head, gap = output_factors(net, jac)
     if gap is not None:
         gap *= B  # the batch rows carry the mean's 1/B; compare on the examples' scale
@@ -334,9 +359,9 @@ def _batch_route(
             total += product.multiply_adds
         row = to_dense(value)
         if target.role is None:
-            deltas[target.name] = _result(target, row, B)
+            deltas[target.name] = _result(target, row, B, vec)
         else:
-            gradients[target.name] = _result(target, row)
+            gradients[target.name] = _result(target, row, vec=vec)
     fused = head[0].name == fused_name(net) and net.fused is not None
     last, joint = net.nodes[-1], coupled(net)
     notes = [switched] if switched else []
@@ -345,8 +370,13 @@ def _batch_route(
         if joint is not None
         else "the chains shown are those of one example"
     )
+    batch_jacobian = (
+        "∂vec_col(Z)/∂vec_col(W) = Aᵀ ⊗ I, examples one after the other"
+        if vec == "column"
+        else "∂vec(Z)/∂vec(W) = I ⊗ Aᵀ"
+    )
     notes.append(
-        f"a batch of {B} as one chain through the batch Jacobians (∂vec(Z)/∂vec(W) = I ⊗ Aᵀ, "
+        f"a batch of {B} as one chain through the batch Jacobians ({batch_jacobian}, "
         f"{prod(last.out_shape) * B} rows for layer {net.depth}); {shown}"
     )
     if fused:
@@ -363,6 +393,7 @@ def _batch_route(
         tuple(notes),
         representation,
         "batch",
+        vec,
     )
 
 
@@ -373,6 +404,7 @@ def jacobian_route(
     jacobians: str = "dense",
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     strategy: str = "auto",
+    vec: str = "row",
 ) -> JacobianRoute:
     """``dθ`` for every parameter and ``δ`` for every parametric layer by multiplying Jacobian
     chains.
@@ -386,12 +418,22 @@ def jacobian_route(
     ``I_n ⊗ Aᵀ``; :mod:`jacobians.batchchain`), or ``auto``: ``batch`` for structured factors,
     where it is the faster (benchmarks/scale.py), ``examples`` for dense and sparse ones.
 
+    ``vec``: ``row`` (NOTATION.md's row-major flattening: ``∂z/∂vec(W) = I_n ⊗ aᵀ``, C-order
+    reshapes) or ``column`` (Magnus–Neudecker's, dense networks only: ``∂z/∂vec_col(W) =
+    aᵀ ⊗ I_n``, Fortran-order reshapes, and with the batch strategy every batch matrix
+    flattened column-major; :mod:`jacobians.columnvec`). The gradients are the same.
+
     Returns gradients named ``dW1, db1, …`` in their parameters' shapes, ``deltas`` named
     ``delta1, …`` (the layer's output shape × ``B``, one example per column for vectors),
     example 0's Jacobians, and a report of every chain of example 0 with its multiply–add count.
     """
     if strategy not in STRATEGIES:
         raise unknown_name("strategy", strategy, STRATEGIES)
+    if vec != "row":
+        from .columnvec import check_column, check_vec
+
+        check_vec(vec)
+        check_column(net)
     joint = coupled(net) if params.batch > 1 else None
     if joint is not None:
         if strategy == "examples":
@@ -411,7 +453,7 @@ def jacobian_route(
     if strategy == "auto":  # the faster and the lighter (benchmarks/scale.py)
         strategy = "batch" if representation == "structured" and order == "reverse" else "examples"
     if strategy == "batch" and params.batch > 1:
-        return _batch_route(net, params, order, representation, memory_budget, switched)
+        return _batch_route(net, params, order, representation, memory_budget, switched, vec)
     cache = forward(net, params)
     B = params.batch
     sums: dict[str, FloatArray] = {}
@@ -421,7 +463,7 @@ def jacobian_route(
     jac0: dict[str, Any] = {}
     plans: dict[bool, tuple[ChainReport, ...]] = {}
     for i in range(B):
-        jac = example_jacobians(net, params, cache, i, representation)
+        jac = example_jacobians(net, params, cache, i, representation, vec=vec)
         jac0 = jac0 or jac
         head, gap = output_factors(net, jac)
         if gap is not None:
@@ -451,7 +493,7 @@ def jacobian_route(
     for name, row in sums.items():
         if B > 1:
             row /= B  # in place: the sums are the route's own arrays
-        gradients[name] = _result(shapes[name], row)
+        gradients[name] = _result(shapes[name], row, vec=vec)
     notes = [switched] if switched else []
     if fused_at and net.fused is not None:
         examples = f"example(s) {', '.join(map(str, fused_at[:10]))}"
@@ -469,6 +511,7 @@ def jacobian_route(
         max(gaps) if gaps else None,
         tuple(notes),
         representation,
+        vec=vec,
     )
 
 

@@ -261,6 +261,14 @@ exit status: 0 every proof holds, 1 one fails, 2 a usage error or bad input.
 """
 
 
+VEC_HELP = (
+    "how the Jacobian route flattens a matrix: row (row-major, C order: ∂z/∂vec(W) = I ⊗ aᵀ, "
+    "dW reshaped row by row) or column (column-major, Magnus–Neudecker, Fortran order: "
+    "∂z/∂vec(W) = aᵀ ⊗ I, dW reshaped column by column); the same dW either way; column for "
+    "dense networks only"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = Parser(
@@ -346,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
         "∂vec(N)/∂vec(W) = A ⊗ I, W stored n_{l-1} × n_l) and check them against the column "
         "layout's transposed; dense networks only (default column)",
     )
+    compare.add_argument(
+        "--vec",
+        default="row",
+        choices=("row", "column"),
+        help=VEC_HELP + "; the report and --json say which (default row)",
+    )
     compare.add_argument("--json", action="store_true", help="print one JSON object instead")
     compare.set_defaults(handler=_compare)
 
@@ -392,6 +406,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         help="examples, for a network with a layer that couples them (batchnorm): its B × B "
         "Jacobian per feature; required there, 2 or more",
+    )
+    derive.add_argument(
+        "--vec",
+        default="row",
+        choices=("row", "column"),
+        help="how W[l] is flattened: row (row-major, C order: ∂z/∂vec(W) = I ⊗ aᵀ) or column "
+        "(column-major, Magnus–Neudecker, Fortran order: ∂z/∂vec_col(W) = aᵀ ⊗ I, also proved "
+        "equal to sympy's Kronecker product); the proofs hold in both; column for dense "
+        "networks only (default row)",
     )
     derive.set_defaults(handler=_derive)
 
@@ -521,6 +544,7 @@ examples:
   jacobians exercises new network --sizes 2,3,2 --activations tanh,softmax --loss ce --batch 4
   jacobians exercises new cnn -o cnn.toml                 convolution and pooling as matrices
   jacobians exercises new attention -o attention.toml     self-attention, one step at a time
+  jacobians exercises new walkthrough --vec column -o mn.toml   vec stacks columns: aᵀ ⊗ I_n
   jacobians exercises solve walkthrough.toml --json > key.json
 """
 
@@ -583,6 +607,14 @@ def _add_exercise_commands(sub: Any) -> None:
         "--batch",
         type=_positive_int,
         help="examples for network (default 1; above 1 the questions are delta, dW and db)",
+    )
+    new.add_argument(
+        "--vec",
+        choices=("row", "column"),
+        default="row",
+        help="the flattening the answers use: row (NOTATION's, C order; the default) or column "
+        "(Magnus–Neudecker's: vec stacks the columns, ∂z/∂vec(W) = aᵀ ⊗ I_n, reshaped in "
+        "Fortran order); column for walkthrough, foundations and a dense network",
     )
     new.add_argument("-o", "--output", metavar="FILE", help="write here (default: print)")
     new.add_argument("--force", action="store_true", help="overwrite an existing --output")
@@ -653,8 +685,8 @@ def _student_id(text: str) -> int | str:
 def _exercises_new(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .exercises.exercise import to_toml
-    from .exercises.sets import SETS, new
+    from .exercises.exercise import ExerciseFileError, to_toml
+    from .exercises.sets import COLUMN_VEC_SETS, SETS, new
 
     if args.name not in SETS:
         raise UsageError(f"NAME: expected one of {', '.join(SETS)}, got {args.name!r}")
@@ -692,11 +724,23 @@ def _exercises_new(args: argparse.Namespace) -> int:
             options |= {"layers": net.layer_spec, "input_shape": shape}
             command += f' --input {shape} --layers "{net.layer_spec}"'
         command += f" --loss {options['loss']} --batch {options['batch']}"
-    exercise = new(args.name, args.seed, **options)
+    if args.vec != "row" and args.name not in COLUMN_VEC_SETS:
+        raise UsageError(
+            f"--vec {args.vec}: expected row for {args.name}, a network of layers (NOTATION "
+            f"flattens every tensor row-major); column is for {', '.join(COLUMN_VEC_SETS)}"
+        )
+    try:
+        exercise = new(args.name, args.seed, args.vec, **options)
+    except ExerciseFileError as e:
+        if str(e).startswith("vec: "):  # a network of layers: name the option given
+            raise UsageError(f"--vec {args.vec}: {str(e).removeprefix('vec: ')}") from None
+        raise
     if args.seed is not None:
         import shlex
 
         command += f" --seed {shlex.quote(str(args.seed))}"
+    if args.vec != "row":
+        command += f" --vec {args.vec}"
     text = to_toml(exercise, f"{exercise.title}\nwritten by: {command}")
     if args.output is None:
         print(text, end="")
@@ -792,6 +836,8 @@ def _compare(args: argparse.Namespace) -> int:
         seed = DEFAULT_SEED if args.seed is None else args.seed
         params = init_parameters(net, seed, args.batch or 1)
         source, label = {"seed": seed}, f"seed {seed}"
+    if args.vec == "column":
+        _check_column(args, net)
     if args.layout == "row":
         from .rownet import check_row_batch
 
@@ -805,6 +851,7 @@ def _compare(args: argparse.Namespace) -> int:
         _memory_budget(args),
         args.sample,
         args.strategy,
+        args.vec,
     )
     row = None
     if args.layout == "row":
@@ -828,6 +875,19 @@ def _compare(args: argparse.Namespace) -> int:
     return 0 if result.agree and (row is None or row.agree) else 1
 
 
+def _check_column(args: argparse.Namespace, net: Any) -> None:
+    """Refuse ``--vec column`` where it is not implemented: with ``--layout row`` (compare)
+    and for a network that is not dense."""
+    from .columnvec import check_column
+
+    if getattr(args, "layout", "column") == "row":
+        raise UsageError(
+            "--vec column: not with --layout row (the row layout's N = A W has its own "
+            "flattening, ∂vec(N)/∂vec(W) = A ⊗ I); use one or the other"
+        )
+    check_column(net)
+
+
 MAX_SYMBOLIC_PARAMETERS = 600
 """Above this many parameters a derivation takes more than a few seconds (16-16-16-1, 561
 parameters, takes about 6 s; 40-40-2 takes 95 s) and prints matrices no one reads."""
@@ -847,9 +907,11 @@ def _derive(args: argparse.Namespace) -> int:
             )
         from derivations.general import general_derivation
 
-        derivations = [general_derivation()]
+        derivations = [general_derivation(args.vec)]
     else:
         net = _network(args)
+        if args.vec == "column":
+            _check_column(args, net)
         params = tuple(dict.fromkeys(args.param or ["W", "b"]))
         if not net.is_dense:
             derivations = _derive_layers(args, net, params)
@@ -878,7 +940,7 @@ def _derive(args: argparse.Namespace) -> int:
                 )
             from derivations.derive import derive
 
-            derivations = derive(net, args.abstract, args.layer, params)
+            derivations = derive(net, args.abstract, args.layer, params, vec=args.vec)
     print("\n".join(d.render(args.format) for d in derivations), end="")
     return 0 if all(d.holds for d in derivations) else 1
 

@@ -225,42 +225,52 @@ def compare(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     sample: int | str | None = "auto",
     strategy: str = "auto",
+    vec: str = "row",
 ) -> Comparison:
     """Gradients by the Jacobian, vectorized and numerical routes, and their differences.
 
     ``jacobians``, ``memory_budget`` and ``strategy`` choose the Jacobian route's
     representation and batch strategy (:func:`jacobians.chains.jacobian_route`); ``sample``
     the numerical route's entries per parameter array, as ``compare --sample``: ``'all'``,
-    ``'auto'`` (the default) or a whole number (:func:`sample_size`). Raises
+    ``'auto'`` (the default) or a whole number (:func:`sample_size`); ``vec`` the Jacobian
+    route's flattening, ``row`` (the default) or ``column`` for a dense network (as
+    ``compare --vec``: :mod:`jacobians.columnvec`). Raises
     :class:`~jacobians.errors.InvalidValueError` where the loss is infinite, dense Jacobians
-    exceed the budget, the comparison is too large, or ``sample`` is none of those."""
+    exceed the budget, the comparison is too large, or ``sample`` is none of those; and
+    :class:`~jacobians.errors.UnknownNameError` or ``InvalidValueError`` for a ``vec`` other
+    than ``row`` and ``column``, or ``column`` for a network that is not dense."""
+    if vec != "row":
+        from .columnvec import check_column, check_vec
+
+        check_vec(vec)
+        check_column(net)
     entries = sample_size(net, sample)
     jacobians, switched = resolve_jacobians(net, params.batch, jacobians, memory_budget, entries)
     check_budget(net, params.batch, jacobians, entries)
     check_finite(net, params)
     J = cost(net, params)
-    jac = jacobian_route(net, params, order, jacobians, memory_budget, strategy)
+    jac = jacobian_route(net, params, order, jacobians, memory_budget, strategy, vec)
     if switched:
         jac = replace(jac, notes=(switched, *jac.notes))
     caveats = [n.kind.caveat(n.names, params.batch) for n in net.all_nodes]
     jac = replace(jac, notes=(*jac.notes, *(c for c in caveats if c)))
-    vec = vectorized_route(net, params)
+    compact = vectorized_route(net, params)
     num = numerical_route(net, params, step, entries)
     exact = {
-        k: difference(jac.gradients[k], vec.gradients[k], EXACT_RTOL, EXACT_ATOL, name=k)
-        for k in vec.gradients
+        k: difference(jac.gradients[k], compact.gradients[k], EXACT_RTOL, EXACT_ATOL, name=k)
+        for k in compact.gradients
     }
-    for k in vec.deltas:
-        exact[k] = difference(jac.deltas[k], vec.deltas[k], EXACT_RTOL, EXACT_ATOL, name=k)
+    for k in compact.deltas:
+        exact[k] = difference(jac.deltas[k], compact.deltas[k], EXACT_RTOL, EXACT_ATOL, name=k)
     numeric = {}
-    for k in vec.gradients:
+    for k in compact.gradients:
         keep = num.checked[k] & ~num.kinks[k]
         noise = float(np.max(num.noise[k][keep])) if keep.any() else 0.0
         numeric[k] = difference(
-            num.gradients[k], vec.gradients[k], NUMERICAL_RTOL, NUMERICAL_ATOL, keep, k, noise
+            num.gradients[k], compact.gradients[k], NUMERICAL_RTOL, NUMERICAL_ATOL, keep, k, noise
         )
     exact = mark_negligible(exact, EXACT_RTOL, EXACT_ATOL)
     numeric = mark_negligible(numeric, NUMERICAL_RTOL, NUMERICAL_ATOL)
-    delta_scale = float(np.max(np.abs(list(vec.deltas.values())[-1])))
+    delta_scale = float(np.max(np.abs(list(compact.deltas.values())[-1])))
     fused_ok = jac.fused_gap is None or jac.fused_gap <= EXACT_RTOL * delta_scale + EXACT_ATOL
-    return Comparison(net, params, J, jac, vec, num, exact, numeric, fused_ok)
+    return Comparison(net, params, J, jac, compact, num, exact, numeric, fused_ok)

@@ -29,10 +29,11 @@ from .rowlayout import MatrixFunction
 from .rownet import RowLayoutCheck
 
 
-def structure(net: Network, name: str, batch: int = 1) -> str:
+def structure(net: Network, name: str, batch: int = 1, vec: str = "row") -> str:
     """What a Jacobian is made of, in the notation: ``J_z2_W2`` → ``I_2 ⊗ a[1]ᵀ``; each layer
     kind says it of its own (:meth:`~jacobians.layers.base.Kind.structure`); with ``batch``,
-    the batch Jacobian's (``I_2 ⊗ A[1]ᵀ``)."""
+    the batch Jacobian's (``I_2 ⊗ A[1]ᵀ``); with ``vec="column"``, a dense layer's
+    ``∂z/∂vec_col(W)`` (``a[1]ᵀ ⊗ I_2``, :func:`~jacobians.columnvec.column_structure`)."""
     L = net.depth
     if name == fused_name(net) and net.fused is not None:
         return f"(a[{L}] − y)ᵀ, fused {net.nodes[-1].kind.name} + {net.loss.name}"
@@ -43,7 +44,12 @@ def structure(net: Network, name: str, batch: int = 1) -> str:
             return f"I: {display(node.output)} = {display(node.input)} + f, ∂/∂f passes f's output"
         for role in node.jacobian_roles:
             if node.jacobian_name(role) == name:
-                return node.kind.structure(role, replace(node.names, batch=batch))
+                names = replace(node.names, batch=batch)
+                if vec == "column":
+                    from .columnvec import column_structure
+
+                    return column_structure(node.kind, role, names)
+                return node.kind.structure(role, names)
     return ""
 
 
@@ -164,6 +170,11 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
         f"{c.jacobian.order} order ({c.jacobian.multiply_adds} multiply–adds in all, counted as "
         "dense products)",
     ]
+    if c.jacobian.vec == "column":
+        lines.append(
+            "vec: column-major (Magnus–Neudecker): ∂z[l]/∂vec_col(W[l]) = a[l-1]ᵀ ⊗ I, and each "
+            "row ∂L/∂vec_col(W[l]) reshaped in Fortran order (entry k·n_l + i is dW[l][i, k])"
+        )
     joint = coupled(net) if c.params.batch > 1 else None
     if joint is not None:
         lines.append(
@@ -212,7 +223,8 @@ def format_comparison(c: Comparison, source: str, digits: int = 6) -> str:
     shapes = jacobian_shapes(net, batch=batch)
     width = max(9, *map(len, shapes))
     for name, shape in shapes.items():
-        lines.append(f"  {name:<{width}} {shape_str(shape):>7}   {structure(net, name, batch)}")
+        text = structure(net, name, batch, c.jacobian.vec)
+        lines.append(f"  {name:<{width}} {shape_str(shape):>7}   {text}")
     lines += ["", f"parameters: {parameter_line(net)}"]
     if c.jacobian.fused_gap is not None:
         L, z = net.depth, display(net.nodes[-1].input)
@@ -290,9 +302,11 @@ def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
     for node in c.net.all_nodes:  # dropout's mask on its layer's object, batch last
         for role, name in node.state.items():
             objects[node.output][role] = c.params.state[name].tolist()
+    vec = {"vec": c.jacobian.vec} if c.jacobian.vec != "row" else {}  # row: the file as before
     return {
         "network": network,
         "source": source,
+        **vec,
         "batch": c.params.batch,
         "order": c.jacobian.order,
         "cost": c.cost,

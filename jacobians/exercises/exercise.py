@@ -5,6 +5,7 @@ The file is TOML (see ``docs/exercises.md`` for every field)::
     title = "The walk-through network"
     set = "walkthrough"          # where it came from (a built-in set, or "custom")
     variant = 0                  # a per-student variant's seed or student id ("s1234567")
+    vec = "column"               # optional: Magnus–Neudecker's vec; absent means "row"
 
     [network]
     layout = "column"            # or "row": the matrix function L = Σ g(X W)
@@ -47,7 +48,7 @@ import numpy as np
 from ..errors import JacobiansError, message
 from ..network import Network, check_compatible, check_finite
 from ..parameters import Parameters, parameters_from_arrays
-from .quantities import ColumnProblem, Problem, RowProblem, quantity
+from .quantities import VECS, ColumnProblem, Problem, RowProblem, quantity
 
 if TYPE_CHECKING:
     from .key import AnswerKey
@@ -88,6 +89,9 @@ class Exercise:
     questions: tuple[Question, ...]
     set: str = "custom"
     variant: int | str | None = None
+    vec: str = "row"
+    """The flattening the answers use: ``row`` (NOTATION's, C order) or ``column``
+    (Magnus–Neudecker's, stacking the columns; dense networks and the row layout only)."""
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     @cached_property
@@ -135,7 +139,11 @@ def exercise_from_data(data: Mapping[str, Any], where: str = "exercise") -> Exer
     """Build an :class:`Exercise` from parsed TOML/JSON data; ``where`` names the source."""
     if not isinstance(data, Mapping):
         raise ExerciseFileError(message(where, "a table at the top level", type(data).__name__))
-    _known(data, where, ("title", "set", "variant", "network", "values", "defaults", "questions"))
+    _known(
+        data,
+        where,
+        ("title", "set", "variant", "vec", "network", "values", "defaults", "questions"),
+    )
     title = _string(data, "title", where, default="Exercise")
     network = _table(data, "network", where)
     values = _table(data, "values", where, required=False)
@@ -165,16 +173,35 @@ def exercise_from_data(data: Mapping[str, Any], where: str = "exercise") -> Exer
             message(f"{where}: questions", "each name once", f"{', '.join(duplicates)} twice")
         )
     exercise_set = _string(data, "set", where, default="custom")
+    vec = data.get("vec", "row")
+    if vec not in VECS:
+        raise ExerciseFileError(message(f"{where}: vec", '"row" or "column"', _kind(vec)))
     problem_of = _problem_maker(network, where)
+    check_vec(vec, problem_of, f"{where}: vec")
     if "seed" in values:
         from .sets import draw_variant
 
         seed, batch = _seed(values, where)
-        return draw_variant(title, problem_of, questions, seed, batch, exercise_set)
+        return draw_variant(title, problem_of, questions, seed, batch, exercise_set, vec)
     problem = problem_of(values, f"{where}: values")
-    exercise = Exercise(title, problem, questions, exercise_set, variant)
+    exercise = Exercise(title, problem, questions, exercise_set, variant, vec)
     _check_questions(exercise, where)
     return exercise
+
+
+def check_vec(vec: str, maker: ProblemMaker, where: str = "vec") -> None:
+    """Refuse ``vec = "column"`` for a network written as layers: NOTATION flattens every
+    tensor of such a network row-major, and its answers are graded so."""
+    if vec == "column" and isinstance(maker, _ColumnMaker) and not maker.net.is_dense:
+        raise ExerciseFileError(
+            message(
+                where,
+                '"row" for a network written as layers (NOTATION flattens every tensor of it'
+                ' row-major); "column" is for a dense network (sizes and activations) or the'
+                " row layout",
+                '"column"',
+            )
+        )
 
 
 def _known(data: Mapping[str, Any], where: str, keys: tuple[str, ...]) -> None:
@@ -464,6 +491,8 @@ def to_toml(exercise: Exercise, comment: str = "") -> str:
         lines.append(f"variant = {_str(exercise.variant)}")
     elif exercise.variant is not None:
         lines.append(f"variant = {exercise.variant}")
+    if exercise.vec != "row":
+        lines.append(f"vec = {_str(exercise.vec)}  # {VEC_NOTE}")
     lines += ["", "[network]"]
     for key, value in network_description(exercise.problem).items():
         lines.append(f"{key} = {json.dumps(value)}")
@@ -485,6 +514,13 @@ def to_toml(exercise: Exercise, comment: str = "") -> str:
         if q.names is not None:
             lines.append(f"names = {json.dumps(list(q.names))}")
     return "\n".join(lines) + "\n"
+
+
+VEC_NOTE = (
+    "vec stacks columns (column-major, Magnus–Neudecker): ∂z/∂vec(W) = aᵀ ⊗ I_n;"
+    " reshape back in Fortran order"
+)
+"""What a ``vec = "column"`` exercise says about its flattening, in its file and its solution."""
 
 
 def network_description(problem: Problem) -> dict[str, Any]:

@@ -135,18 +135,18 @@ def distinct(a: Matrix, b: Matrix, rtol: float, atol: float, margin: float = MAR
 
 def answer_key(exercise: Exercise) -> AnswerKey:
     """Build the key: reference values here and at :data:`INSTANCES` random instantiations,
-    and the mistake models that apply to each question."""
-    problem = exercise.problem
+    and the mistake models that apply to each question, all in the exercise's ``vec``."""
+    problem, vec = exercise.problem, exercise.vec
     integers = _integers(problem)
     env = environment(problem)
     rng = np.random.default_rng(INSTANCE_SEED)
     instances: list[Problem] = [instantiate(problem, rng) for _ in range(INSTANCES)]
     envs = tuple(environment(p) for p in instances)
-    refs = references(problem)
-    inst_refs = [references(p) for p in instances]
+    refs = references(problem, vec)
+    inst_refs = [references(p, vec) for p in instances]
     entries: dict[str, Entry] = {}
     for q in exercise.questions:
-        formula, wrong = models(problem, q.name)
+        formula, wrong = models(problem, q.name, vec)
         flat = flattened_shape(problem, q.name)
         reference = refs[q.name]
         at = tuple(r[q.name] for r in inst_refs)

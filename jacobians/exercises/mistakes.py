@@ -32,6 +32,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import prod
+from typing import Literal
 
 from .._typing import FloatArray
 from ..network import Node
@@ -50,6 +51,10 @@ MISTAKES: dict[str, str] = {
     "elementwise_for_matmul": "an elementwise product where a matrix product belongs",
     "matmul_for_elementwise": "a matrix product where an elementwise product belongs",
     "column_major": "flattened column-major: NOTATION's vec is row-major (C order)",
+    "row_major": (
+        'flattened row-major: this exercise asks for the column-major vec (vec = "column": it'
+        " stacks the columns, and reshapes back in Fortran order)"
+    ),
     "diagonal_as_vector": (
         "the diagonal alone: the Jacobian of an elementwise function is the diagonal matrix"
         " diag(g'(z))"
@@ -101,7 +106,9 @@ def apply_transform(
 ) -> FloatArray:
     """``T``: ``Rᵀ``; ``neg``: ``−R``; ``times_m``: ``m·R``; ``over_m``: ``R/m``; ``col_major``:
     the matrix read column-major (a ``1 × n·k`` row: the matrix ``shape`` flattened by columns;
-    a matrix: its row-major ``vec`` reshaped in Fortran order)."""
+    a matrix: its row-major ``vec`` reshaped in Fortran order); ``row_major``, its mirror in an
+    exercise with the column-major ``vec`` (a row: the matrix flattened by rows; a matrix: its
+    column-major ``vec`` reshaped in C order, numpy's default)."""
     if transform == "T":
         return value.T
     if transform == "neg":
@@ -110,16 +117,22 @@ def apply_transform(
         return value * batch
     if transform == "over_m":
         return value / batch
+    if transform == "row_major":
+        if value.shape[0] == 1 and shape[0] > 1:  # a row ∂L/∂vec_col(M): flatten M by rows
+            return value.reshape(shape, order="F").reshape(1, -1)
+        return value.reshape(-1, order="F").reshape(value.shape)
     if value.shape[0] == 1 and shape[0] > 1:  # a row ∂L/∂vec(M): flatten M by columns
         return value.reshape(shape).reshape(1, -1, order="F")
     return value.reshape(-1).reshape(value.shape, order="F")
 
 
-def _transforms(name: str, batch: int, shape: tuple[int, int]) -> list[Model]:
-    """``shape``: the matrix a reshaped quantity flattens (its own shape for a matrix)."""
+def _transforms(name: str, batch: int, shape: tuple[int, int], vec: str = "row") -> list[Model]:
+    """``shape``: the matrix a reshaped quantity flattens (its own shape for a matrix); ``vec``:
+    the exercise's flattening, whose other one is the mistake."""
     out = [Model("transposed", transform="T"), Model("sign_flipped", transform="neg")]
     if RESHAPED.match(name) and min(shape) > 1:
-        out.append(Model("column_major", transform="col_major"))
+        other = "column_major" if vec == "row" else "row_major"
+        out.append(Model(other, transform="col_major" if vec == "row" else "row_major"))
     if batch > 1:
         if AVERAGED.match(name):
             out.append(Model("missing_mean", transform="times_m"))
@@ -128,22 +141,26 @@ def _transforms(name: str, batch: int, shape: tuple[int, int]) -> list[Model]:
     return out
 
 
-def models(problem: Problem, name: str) -> tuple[str | None, list[Model]]:
+def models(problem: Problem, name: str, vec: str = "row") -> tuple[str | None, list[Model]]:
     """The right formula for ``name`` (``None`` where the language cannot write it, as for a
     softmax output under mse) and the mistake models: the transforms, the formulas, then the
-    parameter given for its gradient."""
+    parameter given for its gradient. ``vec``: the exercise's flattening, ``row`` (NOTATION's)
+    or ``column`` (Magnus–Neudecker's; dense networks and the row layout only): a Jacobian of a
+    flattened matrix is right in it, and the other flattening is the mistake (``column_major``
+    in a row exercise, ``row_major`` in a column one)."""
     from .quantities import quantity
 
     quantity(problem, name)  # an unknown name raises here
     batch = problem.batch if isinstance(problem, ColumnProblem) else 1
     if isinstance(problem, RowProblem):
-        right, wrong = _row_models(problem, name)
+        right, wrong = _row_models(problem, name, vec)
     elif not problem.net.is_dense:
         return None, [*_layer_models(problem, name), *_parameter_given(problem, name)]
     else:
-        right, wrong = _column_models(problem, name)
-    given = _parameter_given(problem, name)
-    return right, [*_transforms(name, batch, flattened_shape(problem, name)), *wrong, *given]
+        right, wrong = _column_models(problem, name, vec)
+    given = _parameter_given(problem, name, vec)
+    transforms = _transforms(name, batch, flattened_shape(problem, name), vec)
+    return right, [*transforms, *wrong, *given]
 
 
 def gradient_parameter(problem: Problem, name: str) -> str | None:
@@ -157,21 +174,22 @@ def gradient_parameter(problem: Problem, name: str) -> str | None:
     return None
 
 
-def _parameter_given(problem: Problem, name: str) -> list[Model]:
+def _parameter_given(problem: Problem, name: str, vec: str = "row") -> list[Model]:
     """``W2`` written for ``dW2``: the parameter's own values in the gradient's shape (a bias
-    as a column, a row ``vec(W2)ᵀ`` for ``J_L_W2``). Left out where the parameter is all
-    zeros: an answer of zeros is not told apart from any other zero answer."""
+    as a column, a row ``vec(W2)ᵀ`` for ``J_L_W2``, flattened by ``vec``). Left out where the
+    parameter is all zeros: an answer of zeros is not told apart from any other zero answer."""
     parameter = gradient_parameter(problem, name)
     if parameter is None:
         return []
     row = name.startswith("J_L_")
+    order: Literal["C", "F"] = "F" if vec == "column" else "C"
 
     def compute(p: Problem, parameter: str = parameter, row: bool = row) -> FloatArray | None:
         value = p.W if isinstance(p, RowProblem) else p.params.values[parameter]
         if not value.any():
             return None
         if row:
-            return value.reshape(1, -1)
+            return value.reshape(1, -1, order=order)
         return value.reshape(-1, 1) if value.ndim == 1 else value
 
     note = f"this is {parameter} itself, not its gradient {name}"
@@ -266,10 +284,12 @@ def _deltas(problem: ColumnProblem, l: int) -> tuple[str | None, list[Model]]:
     return right, wrong
 
 
-def _column_models(problem: ColumnProblem, name: str) -> tuple[str | None, list[Model]]:
+def _column_models(
+    problem: ColumnProblem, name: str, vec: str = "row"
+) -> tuple[str | None, list[Model]]:
     net, B = problem.net, problem.batch
     if name.startswith("J_"):
-        return _jacobian_models(problem, name)
+        return _jacobian_models(problem, name, vec)
     m = re.fullmatch(r"(delta|dW|db|z|a)([1-9]\d*)", name)
     if m is None:  # x, a0, y, W, b, yhat, L: given or forward values
         return {"yhat": f"a{net.depth}", "a0": "x", "L": _cost(problem)}.get(name, name), []
@@ -300,9 +320,13 @@ def _column_models(problem: ColumnProblem, name: str) -> tuple[str | None, list[
     ]
 
 
-def _jacobian_models(problem: ColumnProblem, name: str) -> tuple[str | None, list[Model]]:
+def _jacobian_models(
+    problem: ColumnProblem, name: str, vec: str = "row"
+) -> tuple[str | None, list[Model]]:
     """``J_L_a3``, ``J_L_z2``, ``J_L_W2``, ``J_L_b2``, ``J_z2_W2``, ``J_z2_b2``, ``J_a2_z2``,
-    ``J_z2_a1``, ``J_z2_z1`` (one example)."""
+    ``J_z2_a1``, ``J_z2_z1`` (one example). With ``vec = "column"``, ``∂z/∂vec(W) = aᵀ ⊗ I_n``
+    and ``∂L/∂vec(W) = vec(dWᵀ)ᵀ`` (``vec`` of the language is row-major: ``vec(Mᵀ)`` stacks
+    the columns of ``M``), and ``I_n ⊗ aᵀ`` is the ``row_major`` mistake."""
     n = problem.net.sizes
     _, out_, in_ = name.split("_")
     l = int(in_[1:]) if out_ == "L" else int(out_[1:])
@@ -314,12 +338,22 @@ def _jacobian_models(problem: ColumnProblem, name: str) -> tuple[str | None, lis
             return f"delta{l}.T", [
                 Model(w.mistake, f"{_paren(w.formula or '')}.T", w.note) for w in inner
             ]
+        if vec == "column":
+            return f"vec(a{l - 1} @ delta{l}.T).T", [
+                Model("wrong_layer_activation", f"vec(a{l} @ delta{l}.T).T")
+            ]
         return f"vec(delta{l} @ a{l - 1}.T).T", [
             Model("wrong_layer_activation", f"vec(delta{l} @ a{l}.T).T")
         ]
     if in_[0] == "W":
-        return f"kron(eye({n[l]}), a{l - 1}.T)", [
-            Model("column_major", f"kron(a{l - 1}.T, eye({n[l]}))"),
+        rows, columns = f"kron(eye({n[l]}), a{l - 1}.T)", f"kron(a{l - 1}.T, eye({n[l]}))"
+        if vec == "column":
+            return columns, [
+                Model("row_major", rows),
+                Model("wrong_layer_activation", f"kron(a{l}.T, eye({n[l]}))"),
+            ]
+        return rows, [
+            Model("column_major", columns),
             Model("wrong_layer_activation", f"kron(eye({n[l]}), a{l}.T)"),
         ]
     if in_[0] == "b":
@@ -370,8 +404,11 @@ def _activation_jacobian(problem: ColumnProblem, l: int) -> tuple[str | None, li
     return f"diag({gp})", wrong
 
 
-def _row_models(problem: RowProblem, name: str) -> tuple[str | None, list[Model]]:
-    """The matrix function ``L = Σ g(X W)`` in the row layout (``∂L/∂S = 1``)."""
+def _row_models(problem: RowProblem, name: str, vec: str = "row") -> tuple[str | None, list[Model]]:
+    """The matrix function ``L = Σ g(X W)`` in the row layout (``∂L/∂S = 1``). With ``vec =
+    "column"`` the Jacobians are Magnus–Neudecker's, ``∂vec(N)/∂vec(W) = I_p ⊗ X`` and
+    ``∂vec(N)/∂vec(X) = Wᵀ ⊗ I_B``, a row ``∂L/∂vec(M)`` is ``vec(Mᵀ)ᵀ``, and NOTATION's
+    row-major ones are the ``row_major`` mistake."""
     B, p = problem.X.shape[0], problem.W.shape[1]
     act = problem.activation
     gp, ga = _g(act, "N", prime=True) or "", _g(act, "S", prime=True) or ""
@@ -392,6 +429,20 @@ def _row_models(problem: RowProblem, name: str) -> tuple[str | None, list[Model]
         "J_L_X": f"vec({gp} @ W.T).T",
         "J_L_W": f"vec(X.T @ {gp}).T",
     }
+    other = {  # the other flattening: column-major here, row-major in a column exercise
+        "J_S_N": f"diag(vec(({gp}).T))",
+        "J_N_X": f"kron(W.T, eye({B}))",
+        "J_N_W": f"kron(eye({p}), X)",
+    }
+    diagonal = f"vec({gp})"
+    if vec == "column":
+        rights, other = rights | other, {k: rights[k] for k in other}
+        rights |= {
+            "J_L_N": f"vec(({gp}).T).T",
+            "J_L_X": f"vec(W @ ({gp}).T).T",
+            "J_L_W": f"vec(({gp}).T @ X).T",
+        }
+        diagonal = f"vec(({gp}).T)"
     right = rights[name]
     wrong: list[Model] = []
     without = {
@@ -403,15 +454,10 @@ def _row_models(problem: RowProblem, name: str) -> tuple[str | None, list[Model]
     if name in without and act != "identity":
         wrong.append(Model("missing_activation_derivative", without[name], f"no {gp}"))
         wrong.append(Model("activation_derivative_at_a", right.replace(gp, ga)))
-    column_major = {
-        "J_S_N": f"diag(vec(({gp}).T))",
-        "J_N_X": f"kron(W.T, eye({B}))",
-        "J_N_W": f"kron(eye({p}), X)",
-    }
-    if name in column_major:
-        wrong.append(Model("column_major", column_major[name]))
+    if name in other:
+        wrong.append(Model("row_major" if vec == "column" else "column_major", other[name]))
     if name == "J_S_N":
-        wrong.append(Model("diagonal_as_vector", f"vec({gp})"))
+        wrong.append(Model("diagonal_as_vector", diagonal))
     return right, wrong
 
 

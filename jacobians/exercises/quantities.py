@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from math import prod
 from typing import TypeAlias
 
 import numpy as np
 
 from .._typing import Matrix
-from ..errors import unknown_name
+from ..errors import InvalidValueError, message, unknown_name
 from ..network import Network, cost, forward
 from ..parameters import Parameters, init_parameters
 
@@ -248,11 +249,80 @@ def environment(problem: Problem) -> dict[str, Matrix]:
     return env
 
 
-def references(problem: Problem) -> dict[str, Matrix]:
-    """The reference value of every quantity (2-D), from the numeric routes."""
+VECS = ("row", "column")
+"""The flattenings an exercise may ask in: ``row`` (NOTATION's ``vec``, C order) or ``column``
+(Magnus–Neudecker's ``vec``, stacking the columns: Fortran order)."""
+
+
+def references(problem: Problem, vec: str = "row") -> dict[str, Matrix]:
+    """The reference value of every quantity (2-D), from the numeric routes; with
+    ``vec = "column"`` every Jacobian of a flattened matrix re-indexed to the column-major
+    ``vec`` of each side (:func:`to_column_vec`)."""
+    if vec not in VECS:
+        raise InvalidValueError(message("vec", '"row" or "column"', repr(vec)))
     if isinstance(problem, RowProblem):
-        return _row_references(problem)
-    return _column_references(problem)
+        refs = _row_references(problem)
+    else:
+        refs = _column_references(problem)
+    if vec == "row":
+        return refs
+    if isinstance(problem, ColumnProblem) and not problem.net.is_dense:
+        raise InvalidValueError(
+            message(
+                "vec",
+                '"row" for a network of layers (every tensor is flattened row-major)',
+                '"column"',
+            )
+        )
+    out = dict(refs)
+    for name, (rows, columns) in flattened_sides(problem).items():
+        out[name] = to_column_vec(refs[name], rows, columns)
+    return out
+
+
+def flattened_sides(problem: Problem) -> dict[str, tuple[Shape, Shape]]:
+    """The Jacobians between flattened matrices whose entries depend on the flattening, with
+    the shapes of what they differentiate and by what (``J_z2_W2``: ``(2,)`` and ``(2, 4)``;
+    ``J_N_X``: ``N``'s and ``X``'s shapes). Only dense networks and the row layout; a vector's
+    ``vec`` is the same in both orders, so the other Jacobians are left out."""
+    if isinstance(problem, RowProblem):
+        (B, n), p = problem.X.shape, problem.W.shape[1]
+        N, X, W = (B, p), (B, n), (n, p)
+        return {
+            "J_S_N": (N, N),
+            "J_N_X": (N, X),
+            "J_N_W": (N, W),
+            "J_L_S": ((), N),
+            "J_L_N": ((), N),
+            "J_L_X": ((), X),
+            "J_L_W": ((), W),
+        }
+    if problem.batch != 1 or not problem.net.is_dense:
+        return {}
+    n = problem.net.sizes
+    out: dict[str, tuple[Shape, Shape]] = {}
+    for l in range(1, problem.net.depth + 1):
+        W = (n[l], n[l - 1])
+        out[f"J_z{l}_W{l}"] = ((n[l],), W)
+        out[f"J_L_W{l}"] = ((), W)
+    return out
+
+
+def column_order(shape: Shape) -> np.ndarray:
+    """The row-major ``vec`` index of each entry of the column-major ``vec`` of an array of
+    ``shape``: ``vec_col(M) = vec_row(M)[column_order(M.shape)]``.
+
+    >>> column_order((2, 3))
+    array([0, 3, 1, 4, 2, 5])
+    """
+    return np.arange(prod(shape), dtype=np.intp).reshape(shape).reshape(-1, order="F")
+
+
+def to_column_vec(J: Matrix, rows: Shape, columns: Shape) -> Matrix:
+    """``∂vec_col(Y)/∂vec_col(X)`` from ``J = ∂vec_row(Y)/∂vec_row(X)``, ``Y`` of shape
+    ``rows`` and ``X`` of shape ``columns``: the same entries, rows and columns permuted by
+    :func:`column_order` (``P_Y J P_Xᵀ``)."""
+    return np.asarray(J[np.ix_(column_order(rows), column_order(columns))], dtype=np.float64)
 
 
 def _column_references(problem: ColumnProblem) -> dict[str, Matrix]:

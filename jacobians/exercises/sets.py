@@ -47,10 +47,17 @@ from ..network import (
     forward,
 )
 from ..paths import coupled
-from .exercise import Exercise, ExerciseFileError, Question, _ColumnMaker, _RowMaker
+from .exercise import (
+    Exercise,
+    ExerciseFileError,
+    Question,
+    _ColumnMaker,
+    _RowMaker,
+    check_vec,
+)
 from .key import problems
 from .layered import intermediate_shapes
-from .quantities import ColumnProblem, Problem, RowProblem, references
+from .quantities import VECS, ColumnProblem, Problem, RowProblem, references
 
 MAX_DRAWS = 200
 SETS: dict[str, str] = {
@@ -82,11 +89,16 @@ _SYMBOLS = {
     "db": "db[{l}], the gradient of the cost with respect to b[{l}]",
     "J_z_a": "∂z[{l}]/∂a[{k}]",
 }
+COLUMN_VEC = "column-major vec: vec stacks the columns"
+"""What a prompt of a ``vec = "column"`` exercise says about the flattening it asks for."""
+_COLUMN_SYMBOLS = {"J_z_W": f"∂z[{{l}}]/∂vec(W[{{l}}]) ({COLUMN_VEC} of W[{{l}}])"}
 
 
-def column_questions(net: Network, batch: int = 1) -> tuple[Question, ...]:
+def column_questions(net: Network, batch: int = 1, vec: str = "row") -> tuple[Question, ...]:
     """The walk-through's questions for any network: layer by layer from the output, every
-    Jacobian of one example (batch 1) and the gradients ``delta``, ``dW``, ``db``."""
+    Jacobian of one example (batch 1) and the gradients ``delta``, ``dW``, ``db``; with ``vec
+    = "column"`` the prompt of ``J_z{l}_W{l}`` asks for the column-major ``vec``."""
+    symbols = _SYMBOLS | _COLUMN_SYMBOLS if vec == "column" else _SYMBOLS
     L = net.depth
     out: list[tuple[str, str]] = []
     if batch == 1:
@@ -101,7 +113,7 @@ def column_questions(net: Network, batch: int = 1) -> tuple[Question, ...]:
         out.append((f"delta{l}", _SYMBOLS["delta"].format(l=l)))
         if jacobians:
             out += [
-                (f"J_z{l}_W{l}", _SYMBOLS["J_z_W"].format(l=l)),
+                (f"J_z{l}_W{l}", symbols["J_z_W"].format(l=l)),
                 (f"J_z{l}_b{l}", _SYMBOLS["J_z_b"].format(l=l)),
             ]
         out += [(f"dW{l}", _SYMBOLS["dW"].format(l=l)), (f"db{l}", _SYMBOLS["db"].format(l=l))]
@@ -110,22 +122,38 @@ def column_questions(net: Network, batch: int = 1) -> tuple[Question, ...]:
     return tuple(Question(name, prompt) for name, prompt in out)
 
 
-FOUNDATIONS_QUESTIONS = tuple(
-    Question(name, prompt)
-    for name, prompt in (
-        ("N", "N = X W"),
-        ("S", "S = σ(N)"),
-        ("L", "L = Σ S"),
-        ("dLdN", "dL/dN = dL/dS ⊙ σ'(N)"),
-        ("J_S_N", "∂vec(S)/∂vec(N) (row-major vec)"),
-        ("J_N_X", "∂vec(N)/∂vec(X)"),
-        ("J_N_W", "∂vec(N)/∂vec(W)"),
-        ("J_L_X", "∂L/∂vec(X), the chain J_L_S · J_S_N · J_N_X"),
-        ("dLdX", "dL/dX, the chain reshaped"),
-        ("J_L_W", "∂L/∂vec(W), the chain J_L_S · J_S_N · J_N_W"),
-        ("dLdW", "dL/dW, the chain reshaped"),
-    )
+_FOUNDATIONS_PROMPTS = (
+    ("N", "N = X W"),
+    ("S", "S = σ(N)"),
+    ("L", "L = Σ S"),
+    ("dLdN", "dL/dN = dL/dS ⊙ σ'(N)"),
+    ("J_S_N", "∂vec(S)/∂vec(N) (row-major vec)"),
+    ("J_N_X", "∂vec(N)/∂vec(X)"),
+    ("J_N_W", "∂vec(N)/∂vec(W)"),
+    ("J_L_X", "∂L/∂vec(X), the chain J_L_S · J_S_N · J_N_X"),
+    ("dLdX", "dL/dX, the chain reshaped"),
+    ("J_L_W", "∂L/∂vec(W), the chain J_L_S · J_S_N · J_N_W"),
+    ("dLdW", "dL/dW, the chain reshaped"),
 )
+_FOUNDATIONS_COLUMN_PROMPTS = {
+    "J_S_N": f"∂vec(S)/∂vec(N) ({COLUMN_VEC})",
+    "J_N_X": f"∂vec(N)/∂vec(X) ({COLUMN_VEC})",
+    "J_N_W": f"∂vec(N)/∂vec(W) ({COLUMN_VEC})",
+    "J_L_X": f"∂L/∂vec(X) ({COLUMN_VEC}), the chain J_L_S · J_S_N · J_N_X",
+    "dLdX": "dL/dX, the chain reshaped (in Fortran order)",
+    "J_L_W": f"∂L/∂vec(W) ({COLUMN_VEC}), the chain J_L_S · J_S_N · J_N_W",
+    "dLdW": "dL/dW, the chain reshaped (in Fortran order)",
+}
+
+
+def foundations_questions(vec: str = "row") -> tuple[Question, ...]:
+    """The foundations set's questions; with ``vec = "column"`` the prompts of the Jacobians
+    and the reshapes ask for the column-major ``vec``."""
+    column = _FOUNDATIONS_COLUMN_PROMPTS if vec == "column" else {}
+    return tuple(Question(name, column.get(name, prompt)) for name, prompt in _FOUNDATIONS_PROMPTS)
+
+
+FOUNDATIONS_QUESTIONS = foundations_questions()
 
 
 CNN_LAYERS = "conv2d(2, 3, padding=1), relu, maxpool(2), flatten, dense(1), sigmoid"
@@ -270,8 +298,8 @@ def layer_questions(net: Network, batch: int = 1) -> tuple[Question, ...]:
     return tuple(out)
 
 
-def walkthrough(seed: int | str = 0) -> Exercise:
-    """The walk-through network's exercise, variant ``seed``."""
+def walkthrough(seed: int | str = 0, vec: str = "row") -> Exercise:
+    """The walk-through network's exercise, variant ``seed``, in the flattening ``vec``."""
     return network_exercise(
         DEFAULT_SIZES,
         DEFAULT_ACTIVATIONS,
@@ -279,19 +307,23 @@ def walkthrough(seed: int | str = 0) -> Exercise:
         seed=seed,
         title="The walk-through network, layer by layer",
         name="walkthrough",
+        vec=vec,
     )
 
 
-def foundations(seed: int | str | None = None) -> Exercise:
-    """The matrix function ``L = Σ σ(X W)``: the chapter's values, or variant ``seed``."""
+def foundations(seed: int | str | None = None, vec: str = "row") -> Exercise:
+    """The matrix function ``L = Σ σ(X W)``: the chapter's values, or variant ``seed``, in the
+    flattening ``vec``."""
     from ..rowlayout import chapter_example
 
     title = "The foundations chapter's matrix function"
     maker = _RowMaker("sigmoid", (3, 2))
+    _vec(vec, maker)
+    questions = foundations_questions(vec)
     if seed is not None:
-        return draw_variant(title, maker, FOUNDATIONS_QUESTIONS, seed, 3, "foundations")
+        return draw_variant(title, maker, questions, seed, 3, "foundations", vec)
     X, W = chapter_example()
-    return Exercise(title, RowProblem("sigmoid", X, W), FOUNDATIONS_QUESTIONS, "foundations")
+    return Exercise(title, RowProblem("sigmoid", X, W), questions, "foundations", vec=vec)
 
 
 def network_exercise(
@@ -304,10 +336,12 @@ def network_exercise(
     name: str = "network",
     layers: str | None = None,
     input_shape: str | Sequence[int] | None = None,
+    vec: str = "row",
 ) -> Exercise:
     """The walk-through's questions for any network — ``sizes`` and ``activations``, or
     ``layers`` on ``input_shape`` — variant ``seed`` with ``batch`` examples (batch 1 asks for
-    every Jacobian too; a batch asks for ``delta``, ``dW`` and ``db``)."""
+    every Jacobian too; a batch asks for ``delta``, ``dW`` and ``db``), in the flattening
+    ``vec`` (``column``: a dense network only)."""
     if layers is not None:
         net = Network.from_layers(layers, input_shape or "", loss)
     else:
@@ -316,8 +350,12 @@ def network_exercise(
         )
     if batch < 1:
         raise ExerciseFileError(message("batch", "at least 1 example", str(batch)))
+    _vec(vec, _ColumnMaker(net))
     check_size(net, batch)
-    questions = column_questions(net, batch) if net.is_dense else layer_questions(net, batch)
+    if net.is_dense:
+        questions = column_questions(net, batch, vec)
+    else:
+        questions = layer_questions(net, batch)
     return draw_variant(
         title or f"The {net.spec} network",
         _ColumnMaker(net),
@@ -325,7 +363,16 @@ def network_exercise(
         seed,
         batch,
         name,
+        vec,
     )
+
+
+def _vec(vec: str, maker: Any) -> None:
+    """Refuse a flattening other than ``row`` and ``column``, and ``column`` for a network of
+    layers (:func:`~jacobians.exercises.exercise.check_vec`)."""
+    if vec not in VECS:
+        raise ExerciseFileError(message("vec", '"row" or "column"', repr(vec)))
+    check_vec(vec, maker)
 
 
 MAX_ANSWER_ENTRIES = 100_000
@@ -355,17 +402,32 @@ def check_size(net: Network, batch: int) -> None:
         )
 
 
-def new(name: str, seed: int | str | None = None, **network: Any) -> Exercise:
+COLUMN_VEC_SETS = ("walkthrough", "foundations", "network")
+"""The sets that may be asked with ``vec = "column"`` (``network``: with sizes, not layers);
+the others are networks of layers, whose tensors NOTATION flattens row-major."""
+
+
+def new(name: str, seed: int | str | None = None, vec: str = "row", **network: Any) -> Exercise:
     """The built-in set ``name`` (see :data:`SETS`), variant ``seed``: a whole number or a
-    student id (:func:`variant_seed`)."""
+    student id (:func:`variant_seed`); ``vec``: the flattening its answers use, ``row`` or
+    ``column`` (the sets of :data:`COLUMN_VEC_SETS`)."""
     from ..errors import unknown_name
 
+    if vec != "row" and name in SETS and name not in COLUMN_VEC_SETS:
+        raise ExerciseFileError(
+            message(
+                "vec",
+                f'"row" for the {name} set (a network of layers: NOTATION flattens every tensor'
+                f' row-major); "column" is for {", ".join(COLUMN_VEC_SETS)}',
+                repr(vec),
+            )
+        )
     if name == "walkthrough":
-        return walkthrough(0 if seed is None else seed)
+        return walkthrough(0 if seed is None else seed, vec)
     if name == "foundations":
-        return foundations(seed)
+        return foundations(seed, vec)
     if name == "network":
-        return network_exercise(seed=0 if seed is None else seed, **network)
+        return network_exercise(seed=0 if seed is None else seed, vec=vec, **network)
     if name == "cnn":
         return cnn(0 if seed is None else seed)
     if name == "batchnorm":
@@ -525,11 +587,12 @@ def draw_variant(
     seed: int | str,
     batch: int,
     exercise_set: str,
+    vec: str = "row",
 ) -> Exercise:
     """Draw values from ``seed`` (a whole number or a student id, see :func:`variant_seed`)
-    until the draw is lively (:func:`lifeless`) and every question discriminates, or raise
-    :class:`ExerciseFileError` saying why no draw did. The exercise records ``seed`` as
-    :func:`student_id` normalises it."""
+    until the draw is lively (:func:`lifeless`) and every question discriminates in the
+    flattening ``vec``, or raise :class:`ExerciseFileError` saying why no draw did. The
+    exercise records ``seed`` as :func:`student_id` normalises it."""
     from .exercise import _check_questions
 
     ident, number = student_id(seed), variant_seed(seed)
@@ -545,7 +608,7 @@ def draw_variant(
         last = lifeless(problem, questions, exercise_set)
         if last:
             continue
-        exercise = Exercise(title, problem, questions, exercise_set, ident)
+        exercise = Exercise(title, problem, questions, exercise_set, ident, vec)
         _check_questions(exercise, "exercise")
         last = problems(exercise.key)
         if not last:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._typing import Matrix
 from ..errors import shape_str
-from .exercise import Exercise
+from .exercise import VEC_NOTE, Exercise
 from .key import problems
 
 
@@ -31,10 +31,13 @@ def solution_json(exercise: Exercise) -> dict[str, Any]:
 
 
 def format_solution(exercise: Exercise, digits: int = 6) -> str:
-    """Every question with its prompt, shape, formula and reference value."""
+    """Every question with its prompt, shape, formula and reference value; under the title,
+    the flattening when it is not NOTATION's row-major one."""
     lines = [exercise.title]
     if exercise.variant is not None:
         lines[0] += f" (variant {exercise.variant})"
+    if exercise.vec != "row":
+        lines.append(f"vec = {exercise.vec!r}: {VEC_NOTE}")
     lines.append("")
     for name, e in exercise.key.entries.items():
         head = f"{name}  {shape_str(e.quantity.shape)}"

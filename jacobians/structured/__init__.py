@@ -28,6 +28,9 @@ examples side by side         :class:`BatchDiagonal`,     each example's block
 any other (``W``, ``∂L/∂ŷ``)  :class:`Dense`              ``v @ M``
 ============================  ==========================  ==================================
 
+The column-major ``vec`` (``compare --vec column``) has ``∂z/∂vec_col(W) = aᵀ ⊗ I_n``, and
+for a batch ``Aᵀ ⊗ I_n``: :class:`KronTransposeIdentity`, ``v @ J = vec_col(V Aᵀ)``.
+
 Representations: ``dense`` (numpy arrays, the teaching default), ``sparse`` (scipy.sparse
 CSR, ``I_n ⊗ aᵀ`` built directly; a factor that is dense by nature, ``W``, stays an array),
 ``structured`` (the classes above).
@@ -51,6 +54,7 @@ from .kron import (
     KronIdentityRow,
     KronOnesBatch,
     KronRowIdentity,
+    KronTransposeIdentity,
     KronWeightBatch,
     kron_identity_fill,
 )
@@ -73,6 +77,7 @@ __all__ = [
     "KronIdentityRow",
     "KronOnesBatch",
     "KronRowIdentity",
+    "KronTransposeIdentity",
     "KronWeightBatch",
     "Product",
     "RowSoftmax",

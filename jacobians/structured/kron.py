@@ -5,7 +5,8 @@ same shape of matrix with a whole block ``U`` instead of the row ``aᵀ`` (:clas
 the batch's ``I_n ⊗ Aᵀ`` and a convolution's ``I_{C_out} ⊗ U`` with ``U`` its im2row matrix. A
 row block ``v`` times ``I_n ⊗ U`` is ``vec(V U)`` with ``V = v`` reshaped to ``n × rows(U)``:
 the compact ``dW = Δ U`` appears as the product. Also the row layout's ``a ⊗ I_n``, the batch's
-``W ⊗ I_B`` (the input Jacobian of every example at once) and ``I_n ⊗ 1_B`` (the bias).
+``W ⊗ I_B`` (the input Jacobian of every example at once) and ``I_n ⊗ 1_B`` (the bias), and the
+column-major ``vec``'s ``Aᵀ ⊗ I_n`` (``compare --vec column``).
 
 Batch Jacobians treat the whole batch as one function of ``vec(Z)``, with the batch on the last
 axis and row-major ``vec``: ``vec(Z)[i·B + b] = Z[i, b]``; a row ``v`` of length ``n·B`` is the
@@ -99,6 +100,35 @@ class KronRowIdentity(Structured):
     def vjp(self, v: Matrix) -> Matrix:
         k = v.shape[0]
         return np.asarray(self.a[np.newaxis, :, np.newaxis] * v[:, np.newaxis, :]).reshape(k, -1)
+
+
+@dataclass(frozen=True)
+class KronTransposeIdentity(Structured):
+    """``Aᵀ ⊗ I_n`` (``n·B × m·n``) for ``A`` of ``m × B``: the column-major (Magnus–Neudecker)
+    ``∂vec_col(Z)/∂vec_col(W)`` of ``Z = W A + b 1ᵀ``, ``vec_col`` stacking columns; for one
+    example (``B = 1``) ``∂z/∂vec_col(W) = aᵀ ⊗ I_n``. Row block ``b`` is example ``b``'s
+    ``a_bᵀ ⊗ I_n``; ``v @ J = vec_col(V Aᵀ)`` with ``V`` the ``n × B`` matrix whose columns are
+    ``v``'s blocks of ``n``: the compact ``dW = Δ Aᵀ``, flattened column-major."""
+
+    A: Matrix
+    n: int
+    name: ClassVar[str] = "Aᵀ ⊗ I"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        m, B = self.A.shape
+        return B * self.n, m * self.n
+
+    def dense(self) -> Matrix:
+        return np.asarray(np.kron(self.A.T, np.eye(self.n)), dtype=np.float64)
+
+    def sparse(self) -> sps.csr_array:
+        return sps.csr_array(sps.kron(sps.csr_array(self.A.T), sps.identity(self.n), format="csr"))
+
+    def vjp(self, v: Matrix) -> Matrix:
+        # (m, B) @ (k, B, n) → (k, m, n): entry (j, i) is Σ_b A[j, b] V[i, b], at column j·n + i
+        k, B = v.shape[0], self.A.shape[1]
+        return np.asarray(np.matmul(self.A, v.reshape(k, B, self.n)).reshape(k, -1))
 
 
 def kron_identity_fill(n: int, U: Matrix) -> Matrix:
