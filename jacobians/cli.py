@@ -392,6 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="unicode for a terminal (default), latex, or markdown with $$ blocks",
     )
     derive.add_argument(
+        "--standalone",
+        action="store_true",
+        help="with --format latex: a complete document for pdflatex (amsmath, amssymb, "
+        "graphicx; wide equations scaled to the line) instead of a fragment",
+    )
+    derive.add_argument(
         "--general",
         action="store_true",
         help="the proof for symbolic sizes n, m instead of a concrete network",
@@ -894,6 +900,11 @@ parameters, takes about 6 s; 40-40-2 takes 95 s) and prints matrices no one read
 
 
 def _derive(args: argparse.Namespace) -> int:
+    if args.standalone and args.format != "latex":
+        raise UsageError(
+            "--standalone: only with --format latex (it makes the LaTeX fragment a complete "
+            f"document), got --format {args.format}; add --format latex"
+        )
     if args.general:
         given = [
             f"--{k}"
@@ -941,7 +952,12 @@ def _derive(args: argparse.Namespace) -> int:
             from derivations.derive import derive
 
             derivations = derive(net, args.abstract, args.layer, params, vec=args.vec)
-    print("\n".join(d.render(args.format) for d in derivations), end="")
+    if args.standalone:
+        from derivations.derivation import latex_document
+
+        print(latex_document(derivations), end="")
+    else:
+        print("\n".join(d.render(args.format) for d in derivations), end="")
     return 0 if all(d.holds for d in derivations) else 1
 
 
