@@ -100,16 +100,44 @@ def model_value(
     """The wrong answer ``model`` gives where the right one is ``reference`` (for ``problem``);
     raises :class:`ExpressionError` when its formula does not fit this network, or the
     mistake does not reach this quantity."""
+    return model_values(model, (reference,), (env,), integers, flat, (problem,))[0]
+
+
+def model_values(
+    model: Model,
+    references: tuple[Matrix, ...],
+    envs: tuple[Mapping[str, Matrix], ...],
+    integers: Mapping[str, int],
+    flat: tuple[int, int],
+    problems: tuple[Problem | None, ...],
+) -> tuple[Matrix, ...]:
+    """:func:`model_value` at several values of the same network (the exercise's and its
+    instantiations', which share every shape): a formula is parsed and shape-checked once."""
+    if model.compute is not None or model.transform is not None:
+        return tuple(
+            _computed(model, r, integers, flat, p)
+            for r, p in zip(references, problems, strict=True)
+        )
+    tree = parse(model.formula or "")
+    shape(tree, {k: v.shape for k, v in envs[0].items()}, integers)
+    return tuple(as_matrix(evaluate(tree, env, integers)) for env in envs)
+
+
+def _computed(
+    model: Model,
+    reference: Matrix,
+    integers: Mapping[str, int],
+    flat: tuple[int, int],
+    problem: Problem | None,
+) -> Matrix:
+    """A model that is a function of the problem, or a transform of the right answer."""
     if model.compute is not None:
         value = model.compute(problem) if problem is not None else None
         if value is None:
             raise ExpressionError(f"{model.mistake} does not reach this quantity")
         return as_matrix(np.asarray(value, dtype=np.float64))
-    if model.transform is not None:
-        return apply_transform(model.transform, reference, integers.get("m", 1), flat)
-    tree = parse(model.formula or "")
-    shape(tree, {k: v.shape for k, v in env.items()}, integers)
-    return as_matrix(evaluate(tree, env, integers))
+    assert model.transform is not None
+    return apply_transform(model.transform, reference, integers.get("m", 1), flat)
 
 
 def same(a: Matrix, b: Matrix, rtol: float = 1e-8) -> bool:
@@ -153,11 +181,10 @@ def answer_key(exercise: Exercise) -> AnswerKey:
         candidates: list[Candidate] = []
         for model in wrong:
             try:
-                value = model_value(model, reference, env, integers, flat, problem)
-                values = tuple(
-                    model_value(model, r, e, integers, flat, p)
-                    for r, e, p in zip(at, envs, instances, strict=True)
+                value, *rest = model_values(
+                    model, (reference, *at), (env, *envs), integers, flat, (problem, *instances)
                 )
+                values = tuple(rest)
             except ExpressionError:
                 continue  # the formula does not fit this network's sizes
             if all(same(v, r) for v, r in zip(values, at, strict=True)):
@@ -172,7 +199,7 @@ def answer_key(exercise: Exercise) -> AnswerKey:
             ):
                 continue  # the same wrong answer as an earlier model
             candidates.append(Candidate(model, value, values))
-        names = q.names if q.names is not None else tuple(allowed_names(problem, q.name))
+        names = q.names if q.names is not None else tuple(allowed_names(problem, q.name, env))
         entries[q.name] = Entry(
             q,
             quantity(problem, q.name),

@@ -18,6 +18,7 @@ package's routes (:mod:`jacobians.chains`, :mod:`jacobians.backprop`,
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from math import prod
 from typing import TypeAlias
@@ -391,13 +392,15 @@ def instantiate(problem: Problem, rng: np.random.Generator) -> Problem:
 _LAYER = re.compile(r"^(delta|dW|db|J_L_z|J_L_a|J_L_W|J_L_b)(\d+)$")
 
 
-def allowed_names(problem: Problem, name: str) -> list[str]:
+def allowed_names(
+    problem: Problem, name: str, env: Mapping[str, Matrix] | None = None
+) -> list[str]:
     """The names a symbolic answer to ``name`` may use by default: the given and forward
     values, and the deltas of deeper layers (for ``dW2``, ``db2``, ``J_L_W2``, ``J_L_b2``, also
     ``delta2``); inside a layer made of steps, the gradients its backward pass meets first
     (``dS1`` may use ``delta1`` and ``dA1``, ``dWq1`` also ``dQ1``); never the quantity itself
-    or another name for it."""
-    env = environment(problem)
+    or another name for it. ``env``: :func:`environment` of ``problem``, when already built."""
+    env = environment(problem) if env is None else env
     if isinstance(problem, RowProblem):
         return [k for k in env if k != name]
     L = problem.net.depth
