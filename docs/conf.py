@@ -1,6 +1,11 @@
 """Sphinx configuration: the Markdown pages under docs/ (MyST), math by MathJax, the API
 reference by autodoc from the docstrings.
 
+The site works with no network: MathJax 3 comes from the ``sphinx-mathjax-offline`` package
+(the ``docs`` extra), which copies it into ``_static/mathjax/`` and points ``mathjax_path``
+there, so no page loads a script, style or font from a CDN (tests/test_docs_offline.py opens
+the built pages in Chromium with the network off).
+
 Build: python -m pip install ".[docs]" && sphinx-build -W -b html docs docs/_build/html
 """
 
@@ -18,6 +23,7 @@ extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # ships MathJax 3 into _static/: no CDN
     "sphinx.ext.viewcode",
 ]
 
@@ -41,3 +47,7 @@ html_theme_options = {
     "description": "The linear algebra of backpropagation, made explicit.",
     "page_width": "1200px",  # the CLI transcripts and matrices are wide
 }
+# Wide displays and transcripts scroll inside their box instead of being cut or pushing the
+# page wider (docs/_static/layout.css).
+html_static_path = ["_static"]
+html_css_files = ["layout.css"]

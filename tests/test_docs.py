@@ -22,7 +22,7 @@ def test_readme_opens_with_the_two_commands() -> None:
     first = _blocks(ROOT / "README.md", "bash")[0].splitlines()
     assert first == [
         "python -m pip install . && jacobians compare",
-        'python -m pip install ".[test,plot]" && python -m pytest',
+        'python -m pip install ".[test,plot,docs]" && python -m pytest',
     ]
 
 
