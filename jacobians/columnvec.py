@@ -45,6 +45,7 @@ import numpy as np
 
 from ._typing import FloatArray, Matrix
 from .activations import Elementwise
+from .compose import row_to_matrix
 from .errors import InvalidValueError, ShapeError, message, shape_str, unknown_name
 from .layers.activation import ActivationKind
 from .layers.base import Kind, NodeNames, Params, batch_of
@@ -116,12 +117,7 @@ def column_to_matrix(row: Matrix, shape: tuple[int, int]) -> Matrix:
     >>> column_to_matrix(np.array([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]]), (2, 3)).tolist()
     [[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]
     """
-    n, m = shape
-    if row.shape != (1, n * m):
-        raise ShapeError(
-            message("row", f"shape 1×{n * m} to reshape into {n}×{m}", shape_str(row.shape))
-        )
-    return row.reshape(n, m, order="F")
+    return row_to_matrix(row, shape, order="F")
 
 
 def jacobian_z_W_column(  # noqa: N802 (W is the matrix's name)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 from itertools import pairwise
-from typing import Any
+from typing import Any, Literal
 
 from ._typing import FloatArray, Matrix
 from .errors import ShapeError, message, shape_str, unknown_name
@@ -171,8 +171,10 @@ def multiply(factors: Sequence[Factor], order: str = "reverse") -> Product:
     return Product(value, order, cost, expression)
 
 
-def row_to_matrix(row: Matrix, shape: tuple[int, int]) -> Matrix:
-    """``∂L/∂vec(W)`` (``1 × n·m``) reshaped in C order to ``dW`` (``n × m``).
+def row_to_matrix(row: Matrix, shape: tuple[int, int], order: Literal["C", "F"] = "C") -> Matrix:
+    """``∂L/∂vec(W)`` (``1 × n·m``) reshaped in C order to ``dW`` (``n × m``); with
+    ``order="F"``, ``∂L/∂vec_col(W)`` in Fortran order
+    (:func:`jacobians.columnvec.column_to_matrix`).
 
     >>> import numpy as np
     >>> row_to_matrix(np.array([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]]), (2, 3)).tolist()
@@ -183,7 +185,7 @@ def row_to_matrix(row: Matrix, shape: tuple[int, int]) -> Matrix:
         raise ShapeError(
             message("row", f"shape 1×{n * m} to reshape into {n}×{m}", shape_str(row.shape))
         )
-    return row.reshape(n, m, order="C")
+    return row.reshape(n, m, order=order)
 
 
 def row_to_tensor(row: Matrix, shape: tuple[int, ...]) -> FloatArray:
