@@ -591,11 +591,13 @@ def checker(effort: Effort, threads: Threads) -> None:
 
 def minimal_gradients(
     W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray, y: np.ndarray
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """``dW, db`` of a dense relu, …, relu, softmax network with ce, written as briefly as
-    numpy allows (the yardstick of table 7): ``z = W a + b``, ``a = relu(z)`` (softmax last);
-    ``δ[L] = a[L] − y``, ``dW = δ aᵀ / B``, ``db = δ 1 / B``, ``δ[l-1] = (Wᵀ δ) ⊙ (z > 0)``.
-    Nothing is checked or named; the ``/ B`` is skipped at ``B = 1``."""
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """``dW, db`` and each layer's ``δ`` of a dense relu, …, relu, softmax network with ce,
+    written as briefly as numpy allows (the yardstick of table 7): ``z = W a + b``,
+    ``a = relu(z)`` (softmax last); ``δ[L] = a[L] − y``, ``dW = δ aᵀ / B``, ``db = δ 1 / B``,
+    ``δ[l-1] = (Wᵀ δ) ⊙ (z > 0)``. It returns the ``δ``s because the compact route returns
+    them (the report shows them); nothing is checked or named; the ``/ B`` is skipped at
+    ``B = 1``."""
     B, L = x.shape[1], len(W)
     a, z = [x], []
     for l in range(L):
@@ -611,25 +613,27 @@ def minimal_gradients(
     d = a[-1] - y
     dW: list[np.ndarray] = [d] * L
     db: list[np.ndarray] = [d] * L
+    deltas: list[np.ndarray] = [d] * L
     for l in range(L - 1, -1, -1):
+        deltas[l] = d
         dW[l], db[l] = d @ a[l].T, d.sum(axis=1)
         if B > 1:
             dW[l] /= B
             db[l] /= B
         if l:
             d = (W[l].T @ d) * (z[l - 1] > 0)
-    return dW, db
+    return dW, db, deltas
 
 
 def against_minimal(effort: Effort, threads: Threads) -> None:
     print("## 7. The compact route against a minimal numpy implementation\n")
     threads.pin()
     print(
-        "`vectorized_route` (which also keeps every `z`, `a` and `δ` for the report) timed "
-        "against `minimal_gradients` (the same arithmetic, nothing kept or checked) in "
+        "`vectorized_route` timed against `minimal_gradients` (the same arithmetic and the "
+        "same outputs, `dW`, `db` and each layer's `δ`; nothing named or checked) in "
         f"alternating rounds: {effort.minimal_rounds} rounds of {effort.minimal_repeats} timed "
         "runs each; the median of the rounds' ratios, the smallest and largest round, and "
-        "the medians in milliseconds. The gradients agree to 1e-12 relative.\n"
+        "the medians in milliseconds. The gradients and `δ`s agree to 1e-12 relative.\n"
     )
     print("| batch | compact (ms) | minimal (ms) | ÷ minimal | rounds' ratios |")
     print("|---:|---:|---:|---:|---:|")
@@ -638,10 +642,12 @@ def against_minimal(effort: Effort, threads: Threads) -> None:
         params = init_parameters(net, 0, batch)
         W, b, x, y = list(params.W), list(params.b), params.x, params.y
         assert y is not None
-        dW, db = minimal_gradients(W, b, x, y)
-        ours = vectorized_route(net, params).gradients
+        dW, db, deltas = minimal_gradients(W, b, x, y)
+        route = vectorized_route(net, params)
+        ours = {**route.gradients, **route.deltas}
         for l in range(len(W)):
-            for name, theirs in ((f"dW{l + 1}", dW[l]), (f"db{l + 1}", db[l])):
+            checks = ((f"dW{l + 1}", dW[l]), (f"db{l + 1}", db[l]), (f"delta{l + 1}", deltas[l]))
+            for name, theirs in checks:
                 scale = float(np.max(np.abs(theirs)))
                 gap = float(np.max(np.abs(ours[name] - theirs)))
                 assert gap <= 1e-12 * scale, f"{name}: {gap:.1e} against {scale:.1e}"

@@ -17,11 +17,13 @@ over it.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ._typing import FloatArray
-from .network import Cache, Network, Node, flat, forward
+from .layers.base import Params
+from .network import Cache, Network, Node, bind, flat, forward
 from .parameters import Parameters
 
 
@@ -34,11 +36,12 @@ class VectorizedRoute:
     deltas: dict[str, FloatArray]
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One layer of the backward pass: its ``node``, each example's gradient ``g`` at its
     output, at its input (``back``; ``None`` where not asked for), and its parameters'
-    gradients summed over the examples (by role)."""
+    gradients summed over the examples (by role). A named tuple: one is made per layer on
+    every pass, and a frozen dataclass's checked attribute setting cost more than the rest of
+    the step's bookkeeping."""
 
     node: Node
     g: FloatArray
@@ -54,8 +57,9 @@ def output_gradient(net: Network, params: Parameters, cache: Cache) -> tuple[int
     """Where the backward pass starts: the last node it goes through and each example's
     gradient at that node's output — ``a[L] − y`` at the last activation's input for a fused
     pair (sigmoid with bce, softmax with ce), else ``(∂L/∂ŷ)ᵀ``."""
-    if net.fused is not None:
-        return len(net.nodes) - 2, net.fused.delta(cache.output, params.target(net))
+    fused = net.fused
+    if fused is not None:
+        return len(net.nodes) - 2, fused.delta(cache.output, params.target(net))
     A = cache.output
     g = net.loss.gradient(flat(A), flat(params.target(net))).reshape(A.shape)
     return len(net.nodes) - 1, g
@@ -68,15 +72,18 @@ def backward_steps(
     down_to: int = 0,
     input_at_end: bool = True,
     mistake: Mistake | None = None,
+    bound: Mapping[str, Params] | None = None,
 ) -> Iterator[Step]:
     """Each layer's compact backward pass from the output to outer node ``down_to`` (the
     gradient at its input only with ``input_at_end``), a block's own layers before the block:
     its ``back`` is ``g`` plus their chain's (the identity path and ``f``'s). With ``mistake``,
     that layer's pass is done wrong (:meth:`~jacobians.layers.base.Kind.mistaken_backward`;
     a block's ``identity_path_forgotten``), and the walk stops where a wrongly shaped gradient
-    cannot go on."""
+    cannot go on. ``bound`` (:func:`~jacobians.network.bind` of ``params``) gives each node's
+    values instead of building them."""
     start, g = output_gradient(net, params, cache)
-    yield from _walk(net.nodes[: start + 1], g, params, cache, down_to, input_at_end, mistake)
+    walk = _walk(net.nodes[: start + 1], g, params, cache, down_to, input_at_end, mistake, bound)
+    yield from walk
 
 
 def _walk(
@@ -87,26 +94,30 @@ def _walk(
     down_to: int,
     input_at_end: bool,
     mistake: Mistake | None,
+    bound: Mapping[str, Params] | None,
 ) -> Generator[Step, None, FloatArray | None]:
     """:func:`backward_steps` over one sequence; returns the gradient at its input."""
     back: FloatArray | None = g
+    values = cache.values
     for j in range(len(nodes) - 1, down_to - 1, -1):
         node = nodes[j]
-        a, out = cache.values[node.input], cache.values[node.output]
+        a, out = values[node.input], values[node.output]
         wrong = mistake is not None and mistake[0] == node.output
         grads: dict[str, FloatArray] = {}
         if node.inner:
-            through = yield from _walk(node.inner, g, params, cache, 0, True, mistake)
+            through = yield from _walk(node.inner, g, params, cache, 0, True, mistake, bound)
             if through is None:
                 return None
             back = through if wrong else g + through  # identity_path_forgotten: f's alone
         elif wrong:
             assert mistake is not None
             after = _after(nodes, j, cache)
-            back, grads = node.kind.mistaken_backward(mistake[1], params.of(node), a, out, g, after)
+            own = params.of(node) if bound is None else bound[node.output]
+            back, grads = node.kind.mistaken_backward(mistake[1], own, a, out, g, after)
         else:
             need = j > down_to or (input_at_end and node.kind.differentiable_input)
-            back, grads = node.kind.backward(params.of(node), a, out, g, need_input=need)
+            own = params.of(node) if bound is None else bound[node.output]
+            back, grads = node.kind.backward(own, a, out, g, need_input=need)
         yield Step(node, g, back, grads)
         if back is None or back.shape != a.shape:
             return None
@@ -136,20 +147,29 @@ def vectorized_route(net: Network, params: Parameters) -> VectorizedRoute:
     >>> vectorized_route(net, p).gradients["dW1"].tolist()   # (2·3 − 1)·3
     [[15.0]]
     """
-    cache = forward(net, params)
-    owners = {name: j for j, node in enumerate(net.nodes) for name in owned(node)}
-    lowest = min(owners.values())
-    sums: dict[str, FloatArray] = {}
-    deltas: dict[str, FloatArray] = {}
-    for step in backward_steps(net, params, cache, lowest, input_at_end=False):
-        node = step.node
-        if node.kind.roles:
-            deltas[f"delta{node.label}"] = step.g
-        for role, value in step.grads.items():
-            sums[f"d{node.parameters[role]}"] = value
-    gradients = {f"d{name}": sums[f"d{name}"] for name in net.parameter_names}
-    if params.batch > 1:
+    bound = bind(net, params)  # each layer's values by role, for both passes
+    cache = forward(net, params, bound=bound)
+    lowest = next(j for j, node in enumerate(net.nodes) if _has_parameters(node))
+    start, g = output_gradient(net, params, cache)  # backward_steps without its generator
+    steps = _walk(net.nodes[: start + 1], g, params, cache, lowest, False, None, bound)
+    at = {step.node.label: step for step in steps if step.node.parameters}
+    gradients: dict[str, FloatArray] = {}
+    ordered: dict[str, FloatArray] = {}
+    for node in net.all_nodes:  # in layer order, each layer's parameters in role order
+        if not node.parameters:
+            continue
+        step = at[node.label]
+        ordered[f"delta{node.label}"] = step.g
+        for role, name in node.parameters.items():
+            gradients[f"d{name}"] = step.grads[role]
+    B = params.batch
+    if B > 1:
         for value in gradients.values():
-            value /= params.batch  # in place: fresh sums, and no second array of their size
-    ordered = {f"delta{n.label}": deltas[f"delta{n.label}"] for n in net.parametric}
+            value /= B  # in place: fresh sums, and no second array of their size
     return VectorizedRoute(gradients, ordered)
+
+
+def _has_parameters(node: Node) -> bool:
+    """Whether a node or, for a block, one of its own layers has parameters (:func:`owned`
+    not empty)."""
+    return bool(node.parameters) or any(_has_parameters(inner) for inner in node.inner)

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from math import prod
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from ._typing import FloatArray
 from .activations import Activation, get_activation
 from .errors import InvalidValueError, ShapeError, message
 from .layers.activation import from_rule
-from .layers.base import Kind, NodeNames, Shape, show
+from .layers.base import Kind, NodeNames, Params, Shape, show
 from .layers.dense import Dense
 from .layers.registry import parse_layers
 from .losses import FUSED, FusedOutput, Loss, get_loss
@@ -549,28 +550,57 @@ class Cache:
         return tuple(self.values.get(f"z{l}", np.empty((0, B))) for l in range(L + 1))
 
 
-def forward(net: Network, params: Parameters, base: Cache | None = None, start: int = 0) -> Cache:
+def bind(net: Network, params: Parameters) -> dict[str, Params]:
+    """Every node's values by role (:meth:`~jacobians.parameters.Parameters.of`) by its output
+    name, ``{"z1": {"W": W1, "b": b1}, "a1": {}, …}``: built once for a forward and a backward
+    pass over the same parameters, which both read it (a layer with neither parameters nor
+    state gets one shared empty, read-only mapping)."""
+    return {
+        node.output: params.of(node) if node.parameters or node.state else _NOTHING
+        for node in net.all_nodes
+    }
+
+
+_NOTHING: Params = MappingProxyType({})
+
+
+def forward(
+    net: Network,
+    params: Parameters,
+    base: Cache | None = None,
+    start: int = 0,
+    bound: Mapping[str, Params] | None = None,
+) -> Cache:
     """Every node's output on the whole batch ``x``; with ``base``, the outputs of the nodes
     before ``start`` are taken from it (parameters that only node ``start`` and later use
-    changed: the numerical route's perturbations)."""
+    changed: the numerical route's perturbations). ``bound`` (:func:`bind` of ``params``)
+    gives each node's values instead of building them."""
     values: dict[str, FloatArray] = {"a0": params.x}
     for j, node in enumerate(net.nodes):
         if base is not None and j < start:
             for inner in (*node.inner, node):
                 values[inner.output] = base.values[inner.output]
-        else:
-            _run(node, params, values)
+        elif node.inner or bound is None:
+            _run(node, params, values, bound)
+        else:  # _run's last line, one call fewer per layer
+            values[node.output] = node.kind.forward(bound[node.output], values[node.input])
     return Cache(values)
 
 
-def _run(node: Node, params: Parameters, values: dict[str, FloatArray]) -> None:
+def _run(
+    node: Node,
+    params: Parameters,
+    values: dict[str, FloatArray],
+    bound: Mapping[str, Params] | None = None,
+) -> None:
     """One node's output into ``values``; a block runs its own sequence and adds its input."""
     if node.inner:
         for inner in node.inner:
-            _run(inner, params, values)
+            _run(inner, params, values, bound)
         values[node.output] = values[node.input] + values[node.inner[-1].output]
         return
-    values[node.output] = node.kind.forward(params.of(node), values[node.input])
+    own = params.of(node) if bound is None else bound[node.output]
+    values[node.output] = node.kind.forward(own, values[node.input])
 
 
 def flat(value: FloatArray) -> FloatArray:
@@ -659,6 +689,7 @@ __all__ = [
     "Cache",
     "Network",
     "Node",
+    "bind",
     "check_compatible",
     "check_finite",
     "cost",

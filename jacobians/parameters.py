@@ -82,8 +82,11 @@ class Parameters:
 
     def of(self, node: network.Node) -> dict[str, FloatArray]:
         """A layer's values by role (``{"W": W2, "b": b2}``, ``{"mask": mask3}``)."""
-        out = {role: self.values[name] for role, name in node.parameters.items()}
-        out.update({role: self.state[name] for role, name in node.state.items()})
+        values = self.values
+        out = {role: values[name] for role, name in node.parameters.items()}
+        if node.state:
+            state = self.state
+            out.update({role: state[name] for role, name in node.state.items()})
         return out
 
     def target(self, net: Network) -> FloatArray:

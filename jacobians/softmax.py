@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import softmax as _softmax
 
 from ._typing import FloatArray, Matrix, Vector
 
@@ -23,8 +22,13 @@ class Softmax:
     output_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
 
     def __call__(self, z: FloatArray) -> FloatArray:
-        """``s_i = exp(z_i) / Σ_k exp(z_k)`` per column, computed stably (max subtracted)."""
-        return np.asarray(_softmax(np.asarray(z, dtype=np.float64), axis=0), dtype=np.float64)
+        """``s_i = exp(z_i − m) / Σ_k exp(z_k − m)`` per column, ``m = max_k z_k``: stable (no
+        ``exp`` of a positive number overflows), and the operations of
+        ``scipy.special.softmax(z, axis=0)`` in its order (without its array-API wrapper)."""
+        z = np.asarray(z, dtype=np.float64)
+        s: FloatArray = np.exp(z - z.max(axis=0, keepdims=True))
+        s /= s.sum(axis=0, keepdims=True)  # in place: s is a fresh array
+        return s
 
     def jacobian(self, z: Vector) -> Matrix:
         """``∂s/∂z = diag(s) − s sᵀ``, shape ``(n, n)`` for ``z`` of shape ``(n,)``.

@@ -9,8 +9,15 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy.special import softmax as scipy_softmax
 
-from jacobians.activations import ACTIVATIONS, activation_names, get_activation
+from jacobians.activations import (
+    ACTIVATIONS,
+    Elementwise,
+    UnaryFn,
+    activation_names,
+    get_activation,
+)
 from jacobians.errors import InvalidValueError, UnknownNameError
 from jacobians.softmax import Softmax
 
@@ -93,9 +100,72 @@ def test_softmax_vjp_is_transposed_jacobian_and_shift_invariant(
     np.testing.assert_allclose(s(z + shift), s(z), rtol=1e-12, atol=1e-15)
 
 
+@given(
+    z=st.integers(1, 6).flatmap(
+        lambda n: st.lists(
+            st.lists(st.floats(-1000, 1000), min_size=n, max_size=n), min_size=1, max_size=4
+        )
+    ),
+    vector=st.booleans(),
+)
+def test_softmax_is_scipys_softmax(z: list[list[float]], vector: bool) -> None:
+    # the reference: scipy.special.softmax, which the numpy version replaced (same operations in
+    # the same order, so equal to the last bit), over logits of ±1000 and one vector or a batch
+    Z = np.array(z).T  # n × B, one example per column
+    if vector:
+        Z = Z[:, 0]
+    np.testing.assert_array_equal(Softmax()(Z), scipy_softmax(Z, axis=0))
+
+
 def test_softmax_of_a_batch_is_per_column() -> None:
     Z = np.array([[0.0, 1000.0], [0.0, -1000.0]])
     np.testing.assert_allclose(Softmax()(Z), [[0.5, 1.0], [0.5, 0.0]])
+
+
+@given(name=st.sampled_from(ELEMENTWISE), z=vectors, data=st.data())
+def test_vjp_is_v_times_the_derivative_and_leaves_its_inputs_alone(
+    name: str, z: np.ndarray, data: st.DataObject
+) -> None:
+    # vjp multiplies into g'(z)'s own array: z and v must come out unchanged
+    g = get_activation(name)
+    v = np.array(data.draw(st.lists(st.floats(-3, 3), min_size=z.size, max_size=z.size)))
+    z0, v0 = z.copy(), v.copy()
+    product = g.vjp(z, v)
+    np.testing.assert_array_equal(z, z0)
+    np.testing.assert_array_equal(v, v0)
+    np.testing.assert_array_equal(
+        product, [vi * gi for vi, gi in zip(v0, g.derivative(z0), strict=True)]
+    )
+
+
+def test_relu_vjp_is_v_times_relu_prime_to_the_bit() -> None:
+    # relu's vjp skips forming relu'(z) (v ⊙ (z > 0)); against the product written out with
+    # relu'(z) = 1 for z > 0 and 0 otherwise: the same bits, signed zeros and inf·0 = nan too
+    z = np.array([-1.0, 0.0, -0.0, 2.0, 3.0, -2.0, 1.0, np.nan])
+    v = np.array([-2.0, -3.0, 5.0, np.inf, -np.inf, np.inf, np.nan, 1.0])
+    with np.errstate(invalid="ignore"):
+        expected = v * np.array([1.0 if zi > 0 else 0.0 for zi in z])
+        product = get_activation("relu").vjp(z, v)
+    np.testing.assert_array_equal(product, expected)
+    np.testing.assert_array_equal(np.signbit(product), np.signbit(expected))
+    assert product.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "derivative",
+    [lambda z: z, lambda z: z[...], lambda z: z.astype(np.float32)],
+    ids=["its input", "a view of its input", "float32"],
+)
+def test_vjp_does_not_write_into_a_derivative_it_does_not_own(derivative: UnaryFn) -> None:
+    # g(z) = z²/2 with g'(z) = z given three ways: vjp may neither overwrite z nor round the
+    # product to float32 (1 + 2⁻³⁰ is not a float32)
+    g = Elementwise("half_square", lambda z: z * z / 2, derivative)
+    z, v = np.array([1.5, -2.0, 1.0 + 2.0**-30]), np.array([2.0, 3.0, 1.0 + 2.0**-30])
+    expected = v * np.asarray(derivative(z.copy()), dtype=np.float64)
+    product = g.vjp(z, v)
+    assert product.dtype == np.float64
+    np.testing.assert_array_equal(product, expected)
+    np.testing.assert_array_equal(z, [1.5, -2.0, 1.0 + 2.0**-30])
 
 
 @pytest.mark.parametrize("name", [*ELEMENTWISE, "softmax"])

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from jacobians.backprop import backward_steps
 from jacobians.chains import example_jacobians, jacobian_shapes
 from jacobians.errors import InvalidValueError, UnknownNameError
-from jacobians.network import Network, cost, forward, parse_sizes
+from jacobians.network import Network, bind, cost, forward, parse_sizes
 from jacobians.parameters import init_parameters
 
 
@@ -98,3 +99,37 @@ def test_init_is_reproducible_and_targets_suit_the_loss() -> None:
             net.loss.validate_target(a.target(net))
         else:
             assert a.y is None
+
+
+def test_bind_gives_every_layer_its_values_and_both_passes_agree_with_it() -> None:
+    # bind is built once per route call and read by the forward and the backward pass: each
+    # layer (a block's own too) gets its own arrays by role, a layer without any an empty and
+    # read-only mapping, and both passes give exactly what they give when they build them
+    net = Network.from_layers(
+        "dense(3), relu, dropout(0.5), residual(dense(3), tanh), dense(2)", "2", "mse"
+    )
+    params = init_parameters(net, 0, 4)
+    bound = bind(net, params)
+    assert list(bound) == ["z1", "a1", "a2", "a3", "z3_1", "a3_1", "a4"]
+    assert bound["z1"]["W"] is params["W1"] and bound["z1"]["b"] is params["b1"]
+    assert bound["z3_1"]["W"] is params["W3_1"] and bound["a4"]["b"] is params["b4"]
+    assert bound["a2"]["mask"] is params.state["mask2"]
+    assert {name: len(own) for name, own in bound.items()} == {
+        "z1": 2, "a1": 0, "a2": 1, "a3": 0, "z3_1": 2, "a3_1": 0, "a4": 2
+    }  # fmt: skip
+    with pytest.raises(TypeError):
+        bound["a1"]["W"] = params["W1"]  # type: ignore[index]
+    built, read = forward(net, params), forward(net, params, bound=bound)
+    assert list(read.values) == list(built.values)
+    for name, value in built.values.items():
+        np.testing.assert_array_equal(read.values[name], value)
+    steps = zip(
+        backward_steps(net, params, built),
+        backward_steps(net, params, read, bound=bound),
+        strict=True,
+    )
+    for one, other in steps:
+        assert one.node == other.node and list(one.grads) == list(other.grads)
+        np.testing.assert_array_equal(one.g, other.g)
+        for role, value in one.grads.items():
+            np.testing.assert_array_equal(other.grads[role], value)

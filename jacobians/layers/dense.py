@@ -198,8 +198,9 @@ def preactivation(W: Matrix, b: Vector, a_prev: FloatArray) -> FloatArray:
                 f"shape {shape_str(a_prev.shape)}",
             )
         )
-    bias = b if a_prev.ndim == 1 else b[:, np.newaxis]
-    return np.asarray(W @ a_prev + bias, dtype=np.float64)
+    z = np.asarray(W @ a_prev, dtype=np.float64)
+    z += b if a_prev.ndim == 1 else b[:, np.newaxis]  # in place: W a is a fresh array
+    return z
 
 
 def forward(
