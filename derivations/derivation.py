@@ -164,6 +164,13 @@ _MATH = {
     "≠": r"\neq",
     "∘": r"\circ",
     "Λ": r"\Lambda",
+    "Δ": r"\Delta",
+    "γ": r"\gamma",
+    "β": r"\beta",
+    "μ": r"\mu",
+    "ε": r"\varepsilon",
+    "λ": r"\lambda",
+    "η": r"\eta",
     "∞": r"\infty",
     "<": "<",  # the text font (OT1) has ¡ and ¿ there
     ">": ">",
@@ -231,7 +238,7 @@ def _latex_text(text: str) -> str:
     >>> print(_latex_text("J_L_a3 · J_a3_z3 = ∂L/∂z[3], I_2 ⊗ a[1]ᵀ"))
     J$_{L,a3}$ $\cdot$ J$_{a3,z3}$ = $\partial$L/$\partial$z[3], I$_{2}$ $\otimes$ a[1]$^\top$
     >>> print(_latex_text("Σ_(i,j) Δ[1]₁₂, C_out, leaky_relu ✓"))
-    $\Sigma_{(i,j)}$ Δ[1]$_{12}$, C$_{\mathrm{out}}$, \texttt{leaky\_relu} $\checkmark$
+    $\Sigma_{(i,j)}$ $\Delta$[1]$_{12}$, C$_{\mathrm{out}}$, \texttt{leaky\_relu} $\checkmark$
     """
     out: list[str] = []
     math: list[str] = []

@@ -200,6 +200,14 @@ def test_prose_subscripts_are_math(prose: str, latex: str) -> None:
     assert _latex_text(prose) == latex
 
 
+def test_greek_letters_of_the_layers_are_math() -> None:
+    # the prose of batch norm, layer norm and attention names Δ, γ, β, μ, ε: pdflatex reads
+    # ASCII only, so each must become a command
+    assert _latex_text("Δ γ β μ ε λ η") == (
+        r"$\Delta$ $\gamma$ $\beta$ $\mu$ $\varepsilon$ $\lambda$ $\eta$"
+    )
+
+
 def _stray_underscores(latex: str) -> list[str]:
     """The prose lines (not ``\\[ … \\]`` equations) with an ``_`` outside ``$…$`` and
     ``\\texttt{…}``: a literal underscore where a subscript was meant."""
