@@ -139,7 +139,7 @@ def _markdown_text(text: str) -> str:
 # command, set inline). Unicode subscripts (ᵢ, ₁) are read as runs by _SUBSCRIPTS instead.
 _TEXT = {"−": "-", "–": "--", "—": "---", "′": "'", "_": r"\_", "&": r"\&", "%": r"\%"}
 _TEXT |= {"#": r"\#", "$": r"\$", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}"}
-_TEXT |= {"^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+_TEXT |= {"^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "…": r"\ldots{}"}
 _MATH = {
     "∂": r"\partial",
     "δ": r"\delta",
@@ -171,12 +171,15 @@ _MATH = {
     "ε": r"\varepsilon",
     "λ": r"\lambda",
     "η": r"\eta",
+    "√": r"\surd",
+    "°": r"^\circ",
     "∞": r"\infty",
     "<": "<",  # the text font (OT1) has ¡ and ¿ there
     ">": ">",
     "|": "|",
 }
-_SUBSCRIPT_CHARS = dict(zip("ᵢⱼₖₗₚ₀₁₂₃₄₅₆₇₈₉", "ijklp0123456789", strict=True))
+_SUBSCRIPT_CHARS = dict(zip("ᵢⱼₖₗₚₜᵤ₀₁₂₃₄₅₆₇₈₉", "ijklptu0123456789", strict=True))
+_SUPERSCRIPT_CHARS = dict(zip("⁽⁾ᵇ⁰¹²³⁴⁵⁶⁷⁸⁹", "()b0123456789", strict=True))
 
 # Names with underscores in the prose, tried in this order (each a named group):
 # - a Jacobian's key, J_<output>_<input> (``J_L_a3``, ``J_a2_1_z2_1``, ``J_z1_gamma1``): its two
@@ -185,13 +188,17 @@ _SUBSCRIPT_CHARS = dict(zip("ᵢⱼₖₗₚ₀₁₂₃₄₅₆₇₈₉", "ij
 #   ``init_parameters``): \texttt, its underscores kept;
 # - a subscript after any character but a space: ``I_1``, ``W_pq``, ``Σ_(c,u,v)``, ``pad_(k-1)``,
 #   ``H_α``, a layer ``a[2_1]``: set as math, a word of three or more letters (``C_out``) upright;
-# - a run of unicode subscripts (``₁₁``, ``ᵢ``): one math subscript.
+# - a run of unicode subscripts (``₁₁``, ``ᵢ``): one math subscript; of superscripts (an
+#   example's ``⁽²⁾``): one math superscript;
+# - a letter with a combining circumflex (``x̂``, batch norm's normalized input): ``\hat x``.
 _PART = r"(?:L|f|[azQKVSAWbE]|Wq|Wk|Wv|gamma|beta)\d*(?:_\d+)*"
 _PROSE_NAMES = re.compile(
     rf"\bJ_(?P<out>{_PART})_(?P<into>{_PART})\b"
     r"|\b(?P<code>[a-z]{2,}\w*(?:_[a-z]{2,}\w*)+)\b"
     r"|(?<=\S)_(?P<sub>\([A-Za-z0-9,+\-−]+\)|[A-Za-z0-9]+|[αδσℓ])"
     rf"|(?P<unisub>[{''.join(_SUBSCRIPT_CHARS)}]+)"
+    rf"|(?P<unisup>[{''.join(_SUPERSCRIPT_CHARS)}]+)"
+    "|(?P<hat>[A-Za-z])\u0302"
 )
 _GREEK_PART = re.compile(r"(gamma|beta)")
 _SCRIPT_END = re.compile(r"[_^](?:\{[^{}]*\}|\\[A-Za-z]+|\w)$")
@@ -219,8 +226,12 @@ def _prose_pieces(text: str) -> list[tuple[bool, str]]:
             pieces.append((False, r"\texttt{" + m["code"].replace("_", r"\_") + "}"))
         elif m["sub"] is not None:
             pieces.append((True, _subscript(m["sub"])))
-        else:
+        elif m["unisub"] is not None:
             pieces.append((True, f"_{{{''.join(_SUBSCRIPT_CHARS[c] for c in m['unisub'])}}}"))
+        elif m["unisup"] is not None:  # an example's ⁽²⁾
+            pieces.append((True, f"^{{{''.join(_SUPERSCRIPT_CHARS[c] for c in m['unisup'])}}}"))
+        else:  # x̂: x and a combining circumflex
+            pieces.append((True, rf"\hat {m['hat']}"))
     return pieces + _char_pieces(text[at:])
 
 

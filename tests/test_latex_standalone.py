@@ -206,6 +206,11 @@ def test_greek_letters_of_the_layers_are_math() -> None:
     assert _latex_text("Δ γ β μ ε λ η") == (
         r"$\Delta$ $\gamma$ $\beta$ $\mu$ $\varepsilon$ $\lambda$ $\eta$"
     )
+    # batch norm's x̂ (x and a combining circumflex) and an example's ⁽²⁾, ₜ
+    assert _latex_text("x̂[2] = (a[1] − μ)/√(σ² + ε), y⁽ᵇ⁾ₜ …") == (
+        r"$\hat x$[2] = (a[1] - $\mu$)/$\surd$($\sigma^{2}$ + $\varepsilon$), y$^{(b)}{}_{t}$"
+        r" \ldots{}"
+    )
 
 
 def _stray_underscores(latex: str) -> list[str]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from math import prod
-from typing import ClassVar
 
 import sympy as sp
 
@@ -78,36 +77,6 @@ batch Jacobians count (``B`` times as tall and, for an input, as wide)."""
 _TENSOR = r"[azQKVSA]\d[\d_]*"
 _NAME = r"(?:[azWbQKVSAE]|Wq|Wk|Wv|gamma|beta)\d[\d_]*"
 _JAC = re.compile(rf"^J_(L|{_TENSOR})_({_NAME})$")
-
-
-class LayerDerivation(Derivation):
-    """A :class:`~derivations.derivation.Derivation` whose LaTeX also spells the prose's other
-    characters (``Δ``, ``γ``, ``x̂``, an example's ``⁽²⁾``, …)."""
-
-    EXTRA: ClassVar[dict[str, str]] = {
-        "Δ": r"$\Delta$",
-        "°": r"$^\circ$",
-        "x̂": r"$\hat x$",
-        "γ": r"$\gamma$",
-        "β": r"$\beta$",
-        "μ": r"$\mu$",
-        "ε": r"$\varepsilon$",
-        "√": r"$\surd$",
-        "⁽": r"$^($",
-        "⁾": r"$^)$",
-        "ᵇ": r"$^b$",
-        "ₜ": r"$_t$",
-        "ᵤ": r"$_u$",
-        "…": r"\ldots{}",
-        **{c: f"$^{d}$" for d, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")},
-    }
-
-    def latex(self) -> str:
-        """As :meth:`Derivation.latex`, with the prose's extra characters as LaTeX commands."""
-        text = super().latex()
-        for char, command in self.EXTRA.items():
-            text = text.replace(char, command)
-        return text
 
 
 def _part(name: str, cost: str = "L") -> tuple[str, str]:
@@ -664,9 +633,7 @@ def derive_node(
     net, layer = model.net, model.layers[j]
     target = _target(model, j, param)[0]
     what = f"a batch of {model.batch}, " if model.batched else ""
-    d = LayerDerivation(
-        f"{target} of the {net.spec} network ({what}loss {net.loss.name})", model.names
-    )
+    d = Derivation(f"{target} of the {net.spec} network ({what}loss {net.loss.name})", model.names)
     names = chain_of(model, j, param)
     d.add(network_step(model))
     d.add(layer_step(model, j))
@@ -790,7 +757,6 @@ __all__ = [
     "MAX_ENTRIES",
     "MAX_PARAMETERS",
     "PARAMS",
-    "LayerDerivation",
     "check_batch",
     "check_size",
     "derive_network",
