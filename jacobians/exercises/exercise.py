@@ -45,10 +45,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..columnvec import VECS
 from ..errors import JacobiansError, message
 from ..network import Network, check_compatible, check_finite
 from ..parameters import Parameters, parameters_from_arrays
-from .quantities import VECS, ColumnProblem, Problem, RowProblem, quantity
+from .quantities import ColumnProblem, Problem, RowProblem, quantity
 
 if TYPE_CHECKING:
     from .key import AnswerKey

@@ -26,6 +26,7 @@ from typing import TypeAlias
 import numpy as np
 
 from .._typing import Matrix
+from ..columnvec import VECS
 from ..errors import InvalidValueError, message, unknown_name
 from ..network import Network, cost, forward
 from ..parameters import Parameters, init_parameters
@@ -248,11 +249,6 @@ def environment(problem: Problem) -> dict[str, Matrix]:
     env.update(vectorized_route(net, params).deltas)
     env["m"] = np.asarray(float(params.batch))
     return env
-
-
-VECS = ("row", "column")
-"""The flattenings an exercise may ask in: ``row`` (NOTATION's ``vec``, C order) or ``column``
-(Magnus–Neudecker's ``vec``, stacking the columns: Fortran order)."""
 
 
 def references(problem: Problem, vec: str = "row") -> dict[str, Matrix]:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .._typing import FloatArray
+from ..columnvec import VECS
 from ..errors import JacobiansError, message
 from ..network import (
     DEFAULT_ACTIVATIONS,
@@ -57,7 +58,7 @@ from .exercise import (
 )
 from .key import problems
 from .layered import intermediate_shapes
-from .quantities import VECS, ColumnProblem, Problem, RowProblem, references
+from .quantities import ColumnProblem, Problem, RowProblem, references
 
 MAX_DRAWS = 200
 SETS: dict[str, str] = {
