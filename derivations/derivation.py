@@ -74,7 +74,7 @@ class Derivation:
     # LaTeX -------------------------------------------------------------------------------
     def _latex(self, e: Equation) -> str:
         eq = sp.Eq(e.lhs, e.rhs, evaluate=False)
-        text = _single_superscripts(str(sp.latex(eq, symbol_names=self.names.latex, mat_delim="(")))
+        text = str(sp.latex(eq, symbol_names=self.names.latex, mat_delim="("))
         if e.shape is not None:
             text += rf"\qquad ({e.shape[0]} \times {e.shape[1]})"
         return text
@@ -266,21 +266,6 @@ def _latex_text(text: str) -> str:
             math = []
         out.append(piece)
     return "".join(out)
-
-
-_DOUBLE_SUPERSCRIPT = re.compile(
-    r"(?<![\\A-Za-z{])((?:\\[A-Za-z]+\{[^{}]*\}|\\?[A-Za-z]+)\^\{[^{}]*\})\^"
-)
-
-
-def _single_superscripts(tex: str) -> str:
-    r"""A label's two superscripts on one base, ``a^{[3]}^\top`` (a LaTeX error), braced into
-    one base and one superscript: ``{a^{[3]}}^\top``.
-
-    >>> print(_single_superscripts(r"\delta^{[4]} a^{[3]}^\top = K^{[1]}^\top"))
-    \delta^{[4]} {a^{[3]}}^\top = {K^{[1]}}^\top
-    """
-    return _DOUBLE_SUPERSCRIPT.sub(r"{\1}^", tex)
 
 
 LATEX_PACKAGES = ("amsmath", "amssymb", "graphicx", "geometry")

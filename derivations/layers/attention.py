@@ -494,7 +494,7 @@ class Attention(Stepped):
             Equation(
                 names.label(
                     f"C (vec({n['K']}ᵀ) = C vec({n['K']}))",
-                    rf"C\ (\operatorname{{vec}}({tex(n['K'])}^\top) = C\,"
+                    rf"C\ (\operatorname{{vec}}({{{tex(n['K'])}}}^\top) = C\,"
                     rf"\operatorname{{vec}}({tex(n['K'])}))",
                 ),
                 C,

@@ -144,7 +144,7 @@ class Dense(SymbolicLayer):
             }[role]
         else:
             lhs = {
-                "W": (f"δ[{l}] {an}ᵀ", rf"\delta^{{[{l}]}} {tex(an)}^\top"),
+                "W": (f"δ[{l}] {an}ᵀ", rf"\delta^{{[{l}]}} {{{tex(an)}}}^\top"),
                 "b": (f"db[{l}]", rf"db^{{[{l}]}}"),
                 "input": (f"W[{l}]ᵀ δ[{l}]", rf"{{W^{{[{l}]}}}}^\top \delta^{{[{l}]}}"),
             }[role]
