@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 import numpy as np
-from scipy.special import expit
 
 from ._typing import FloatArray, Matrix, Vector
 from .errors import InvalidValueError, message, unknown_name
+from .logistic import expit
 from .softmax import Softmax
 
 DEFAULT_LEAKY_SLOPE = 0.01

@@ -18,13 +18,15 @@ stride, padded by ``k − 1`` on each side, correlated with the flipped kernel (
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sps
 
 from ._typing import FloatArray, Matrix
+
+if TYPE_CHECKING:
+    pass  # imported where used: see jacobians.logistic
 
 IntArray = npt.NDArray[np.intp]
 
@@ -150,6 +152,8 @@ def toeplitz(W: FloatArray, size: tuple[int, int], stride: int = 1, padding: int
     >>> toeplitz(np.ones((1, 1, 2, 2)), (3, 3)).toarray()[0].tolist()
     [1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
     """
+    import scipy.sparse as sps
+
     c_out, C, k, _ = W.shape
     H, Wd = size
     ho, wo = output_size(H, k, stride, padding), output_size(Wd, k, stride, padding)

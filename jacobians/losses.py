@@ -15,7 +15,8 @@ How ``bce`` and ``ce`` treat ``ŷ = 0`` or ``1``: ``0 · log 0`` is taken as 0
 ``−1`` at ``ŷ = y = 1``); a confident *wrong* one costs ``+∞`` with ``∂L/∂ŷ = ±∞``, the true
 values, not errors. A network whose output pair is fused (sigmoid with bce, softmax with ce,
 see :data:`FUSED`) never evaluates these: it computes the loss from the logits ``z[L]`` with
-``log_expit`` / ``log_softmax``, which stay finite for logits of ±1000, and its gradient from
+``log_expit`` (:mod:`jacobians.logistic`) / ``scipy.special.log_softmax``, which stay finite
+for logits of ±1000, and its gradient from
 ``∂L/∂z[L] = (a[L] − y)ᵀ``.
 """
 
@@ -25,11 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import log_expit, log_softmax, xlogy
 
 from ._typing import FloatArray, Matrix
 from .activations import normalize
 from .errors import InvalidValueError, message, unknown_name
+from .logistic import log_expit
 
 LossFn = Callable[[FloatArray, FloatArray], FloatArray]
 Sampler = Callable[[np.random.Generator, int, int], Matrix]
@@ -41,6 +42,8 @@ def _f64(x: object) -> FloatArray:
 
 
 def _bce(yhat: FloatArray, y: FloatArray) -> FloatArray:
+    from scipy.special import xlogy  # here, not at the top: see jacobians.logistic
+
     with np.errstate(divide="ignore"):
         return _f64(-np.sum(xlogy(y, yhat) + xlogy(1.0 - y, 1.0 - yhat), axis=0))
 
@@ -57,6 +60,8 @@ def _bce_grad(yhat: FloatArray, y: FloatArray) -> FloatArray:
 
 
 def _ce(yhat: FloatArray, y: FloatArray) -> FloatArray:
+    from scipy.special import xlogy
+
     with np.errstate(divide="ignore"):
         return _f64(-np.sum(xlogy(y, yhat), axis=0))
 
@@ -209,6 +214,8 @@ def _bce_from_logits(z: FloatArray, y: FloatArray) -> FloatArray:
 
 
 def _ce_from_logits(z: FloatArray, y: FloatArray) -> FloatArray:
+    from scipy.special import log_softmax
+
     return _f64(-np.sum(y * log_softmax(z, axis=0), axis=0))
 
 

@@ -39,11 +39,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 
 from .._typing import FloatArray
 from ..activations import ACTIVATIONS, DEFAULT_LEAKY_SLOPE
 from ..errors import JacobiansError
+from ..logistic import expit
 
 MAX_LENGTH = 1000
 """Characters in one answer."""

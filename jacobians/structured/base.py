@@ -10,13 +10,15 @@ allows. Here: :class:`Dense` (any matrix), :class:`Identity` (``I_n``) and :clas
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import scipy.sparse as sps
 
 from .._typing import FloatArray, Matrix, Vector
 from ..errors import unknown_name
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps  # imported where used: see jacobians.logistic
 
 REPRESENTATIONS = ("dense", "sparse", "structured")
 
@@ -37,6 +39,8 @@ class Structured:
 
     def sparse(self) -> sps.csr_array:
         """The same Jacobian as a scipy.sparse CSR array."""
+        import scipy.sparse as sps
+
         return sps.csr_array(self.dense())
 
     def vjp(self, v: Matrix) -> Matrix:
@@ -89,6 +93,8 @@ class Identity(Structured):
         return np.eye(self.n)
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         return sps.csr_array(sps.identity(self.n, format="csr"))
 
     def vjp(self, v: Matrix) -> Matrix:
@@ -110,6 +116,8 @@ class Diagonal(Structured):
         return np.diag(self.d)
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         return sps.csr_array(sps.diags(self.d, format="csr"))
 
     def vjp(self, v: Matrix) -> Matrix:
@@ -132,6 +140,10 @@ def to_dense(value: Any) -> FloatArray:
     """A product of any representation as a dense float64 array."""
     if isinstance(value, Structured):
         return value.dense()
+    if isinstance(value, np.ndarray | float | int):  # before scipy.sparse, which it does not need
+        return np.asarray(value, dtype=np.float64)
+    import scipy.sparse as sps
+
     if sps.issparse(value):
         return np.asarray(value.toarray(), dtype=np.float64)
     return np.asarray(value, dtype=np.float64)

@@ -10,13 +10,15 @@ transpose sits inside a chain: ``∂vec(Q Kᵀ)/∂vec(K) = (Q ⊗ I) C`` in att
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import scipy.sparse as sps
 
 from .._typing import Matrix
 from .base import Structured
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps  # imported where used: see jacobians.logistic
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Commutation(Structured):
         return out
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         size = self.m * self.n
         return sps.csr_array((np.ones(size), self.columns(), np.arange(size + 1)), shape=self.shape)
 

@@ -17,13 +17,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import scipy.sparse as sps
 
 from .._typing import Matrix
 from .base import Structured
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps  # imported where used: see jacobians.logistic
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class Product(Structured):
         return denses[0] if len(denses) == 1 else np.linalg.multi_dot(denses)
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         parts = [F.sparse() for F in self.factors]
         return sps.csr_array(reduce(lambda acc, F: acc @ F, parts[1:], parts[0]))
 
@@ -67,6 +71,8 @@ class Sum(Structured):
         return np.asarray(sum(T.dense() for T in self.terms[1:]) + self.terms[0].dense())
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         return sps.csr_array(sum(T.sparse() for T in self.terms[1:]) + self.terms[0].sparse())
 
 
@@ -104,6 +110,8 @@ class BatchDiagonal(Structured):
         return out.reshape(r * B, c * B)
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         B = len(self.blocks)
         rows, cols, vals = [], [], []
         for b, block in enumerate(self.blocks):
@@ -146,6 +154,8 @@ class BatchStack(Structured):
         return out.reshape(r * B, c)
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         B = len(self.blocks)
         rows, cols, vals = [], [], []
         for b, block in enumerate(self.blocks):

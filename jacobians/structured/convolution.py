@@ -10,14 +10,16 @@ structured form never builds the matrix; ``dense()`` and ``sparse()`` build it o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import scipy.sparse as sps
 
 from .._typing import FloatArray, Matrix
 from ..correlation import output_size, toeplitz, transposed
 from .base import Structured
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps  # imported where used: see jacobians.logistic
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class Correlation(Structured):
         return c_out * ho * wo * self.batch, C * self.size[0] * self.size[1] * self.batch
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         T = toeplitz(self.W, self.size, self.stride, self.padding)
         if self.batch == 1:
             return sps.csr_array(T)

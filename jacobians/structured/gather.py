@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sps
 
 from .._typing import FloatArray, Matrix
 from .base import Structured
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps  # imported where used: see jacobians.logistic
 
 IntArray = npt.NDArray[np.intp]
 
@@ -39,6 +41,8 @@ class Gather(Structured):
 
     @cached_property
     def _matrix(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         rows, K = self.columns.shape
         indptr = np.arange(0, rows * K + 1, K)
         return sps.csr_array(
@@ -46,6 +50,8 @@ class Gather(Structured):
         )
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         return sps.csr_array(self._matrix, copy=True)
 
     def dense(self) -> Matrix:

@@ -17,14 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sps
 
 from .._typing import Matrix, Vector
 from .base import Structured
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps  # imported where used: see jacobians.logistic
 
 # the index arrays of a CSR pattern
 IndexArray = npt.NDArray[np.signedinteger[Any]]
@@ -69,6 +71,8 @@ class KronIdentityRow(Structured):
         return kron_identity_fill(self.n, self.a.reshape(1, -1))
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         indices, indptr = _kron_identity_row_pattern(self.n, self.a.size)
         return sps.csr_array((np.tile(self.a, self.n), indices, indptr), shape=self.shape)
 
@@ -95,6 +99,8 @@ class KronRowIdentity(Structured):
         return np.asarray(np.kron(self.a.reshape(1, -1), np.eye(self.n)), dtype=np.float64)
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         return sps.csr_array(sps.kron(self.a.reshape(1, -1), sps.identity(self.n), format="csr"))
 
     def vjp(self, v: Matrix) -> Matrix:
@@ -123,6 +129,8 @@ class KronTransposeIdentity(Structured):
         return np.asarray(np.kron(self.A.T, np.eye(self.n)), dtype=np.float64)
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         return sps.csr_array(sps.kron(sps.csr_array(self.A.T), sps.identity(self.n), format="csr"))
 
     def vjp(self, v: Matrix) -> Matrix:
@@ -169,6 +177,8 @@ class KronIdentity(Structured):
         return kron_identity_fill(self.n, self.U)
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         return sps.csr_array(sps.kron(sps.identity(self.n), sps.csr_array(self.U), format="csr"))
 
     def vjp(self, v: Matrix) -> Matrix:
@@ -195,6 +205,8 @@ class KronIdentityBatch(Structured):
         return kron_identity_fill(self.n, self.A.T)
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         return sps.csr_array(sps.kron(sps.identity(self.n), sps.csr_array(self.A.T), format="csr"))
 
     def vjp(self, v: Matrix) -> Matrix:
@@ -220,6 +232,8 @@ class KronWeightBatch(Structured):
         return np.asarray(np.kron(self.W, np.eye(self.batch)), dtype=np.float64)
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         return sps.csr_array(
             sps.kron(sps.csr_array(self.W), sps.identity(self.batch), format="csr")
         )

@@ -18,13 +18,15 @@ With respect to ``γ`` (one per row of that view) the Jacobian puts ``x̂[p, q]`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import scipy.sparse as sps
 
 from .._typing import FloatArray, Matrix
 from .base import Structured
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps  # imported where used: see jacobians.logistic
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class Normalization(Structured):
         return self.vjp(np.eye(self.xhat.size))
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         return sps.csr_array(self.dense())
 
 
@@ -90,6 +94,8 @@ class GroupColumns(Structured):
         return out
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         indptr = np.arange(self.values.size + 1)
         data = self.values.reshape(-1)
         return sps.csr_array((data, self.columns(), indptr), shape=self.shape)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import reduce
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import scipy.sparse as sps
 
 from .._typing import Matrix
 from .base import Structured
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps  # imported where used: see jacobians.logistic
 
 
 @dataclass(frozen=True)
@@ -39,5 +41,7 @@ class SkipSum(Structured):
         return np.asarray(np.eye(self.shape[0]) + inner)
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         inner = reduce(lambda acc, F: acc @ F.sparse(), self.factors[1:], self.factors[0].sparse())
         return sps.csr_array(sps.identity(self.shape[0], format="csr") + inner)

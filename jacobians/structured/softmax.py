@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import scipy.sparse as sps
 
 from .._typing import Matrix, Vector
 from .base import Structured
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps  # imported where used: see jacobians.logistic
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class RowSoftmax(Structured):
         return out.reshape(rows * cols, rows * cols)
 
     def sparse(self) -> sps.csr_array:
+        import scipy.sparse as sps
+
         out = sps.csr_array(sps.block_diag([self.block(r) for r in range(self.A.shape[0])]))
         out.eliminate_zeros()  # a masked (causal) entry has a = 0: its row and column are 0
         return out
