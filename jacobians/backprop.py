@@ -17,7 +17,7 @@ over it.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -80,10 +80,12 @@ def backward_steps(
     that layer's pass is done wrong (:meth:`~jacobians.layers.base.Kind.mistaken_backward`;
     a block's ``identity_path_forgotten``), and the walk stops where a wrongly shaped gradient
     cannot go on. ``bound`` (:func:`~jacobians.network.bind` of ``params``) gives each node's
-    values instead of building them."""
+    values instead of building them. The whole walk runs at the first step asked for (an error
+    a step raises, a mistake that cannot be made there, is raised then)."""
     start, g = output_gradient(net, params, cache)
-    walk = _walk(net.nodes[: start + 1], g, params, cache, down_to, input_at_end, mistake, bound)
-    yield from walk
+    steps: list[Step] = []
+    _walk(net.nodes[: start + 1], g, params, cache, down_to, input_at_end, mistake, bound, steps)
+    yield from steps
 
 
 def _walk(
@@ -95,30 +97,35 @@ def _walk(
     input_at_end: bool,
     mistake: Mistake | None,
     bound: Mapping[str, Params] | None,
-) -> Generator[Step, None, FloatArray | None]:
-    """:func:`backward_steps` over one sequence; returns the gradient at its input."""
+    steps: list[Step],
+) -> FloatArray | None:
+    """:func:`backward_steps` over one sequence, appending each layer's step to ``steps`` (a
+    list, not a generator: one resumption fewer per layer); returns the gradient at its input,
+    ``None`` where the walk stopped."""
     back: FloatArray | None = g
     values = cache.values
     for j in range(len(nodes) - 1, down_to - 1, -1):
         node = nodes[j]
-        a, out = values[node.input], values[node.output]
+        a = values[node.input]
         wrong = mistake is not None and mistake[0] == node.output
-        grads: dict[str, FloatArray] = {}
+        grads: dict[str, FloatArray]
         if node.inner:
-            through = yield from _walk(node.inner, g, params, cache, 0, True, mistake, bound)
+            through = _walk(node.inner, g, params, cache, 0, True, mistake, bound, steps)
             if through is None:
                 return None
-            back = through if wrong else g + through  # identity_path_forgotten: f's alone
-        elif wrong:
-            assert mistake is not None
-            after = _after(nodes, j, cache)
-            own = params.of(node) if bound is None else bound[node.output]
-            back, grads = node.kind.mistaken_backward(mistake[1], own, a, out, g, after)
+            # identity_path_forgotten: f's alone
+            back, grads = through if wrong else g + through, {}
         else:
-            need = j > down_to or (input_at_end and node.kind.differentiable_input)
             own = params.of(node) if bound is None else bound[node.output]
-            back, grads = node.kind.backward(own, a, out, g, need_input=need)
-        yield Step(node, g, back, grads)
+            out = values[node.output]
+            if wrong:
+                assert mistake is not None
+                after = _after(nodes, j, cache)
+                back, grads = node.kind.mistaken_backward(mistake[1], own, a, out, g, after)
+            else:
+                need = j > down_to or (input_at_end and node.kind.differentiable_input)
+                back, grads = node.kind.backward(own, a, out, g, need_input=need)
+        steps.append(Step(node, g, back, grads))
         if back is None or back.shape != a.shape:
             return None
         g = back
@@ -149,19 +156,22 @@ def vectorized_route(net: Network, params: Parameters) -> VectorizedRoute:
     """
     bound = bind(net, params)  # each layer's values by role, for both passes
     cache = forward(net, params, bound=bound)
-    lowest = next(j for j, node in enumerate(net.nodes) if _has_parameters(node))
+    lowest = 0  # the first outer node with parameters: the walk needs no gradient below it
+    while not _has_parameters(net.nodes[lowest]):
+        lowest += 1
     start, g = output_gradient(net, params, cache)  # backward_steps without its generator
-    steps = _walk(net.nodes[: start + 1], g, params, cache, lowest, False, None, bound)
-    at = {step.node.label: step for step in steps if step.node.parameters}
+    steps: list[Step] = []
+    _walk(net.nodes[: start + 1], g, params, cache, lowest, False, None, bound, steps)
     gradients: dict[str, FloatArray] = {}
     ordered: dict[str, FloatArray] = {}
-    for node in net.all_nodes:  # in layer order, each layer's parameters in role order
-        if not node.parameters:
-            continue
-        step = at[node.label]
-        ordered[f"delta{node.label}"] = step.g
-        for role, name in node.parameters.items():
-            gradients[f"d{name}"] = step.grads[role]
+    # the walk goes from the output down, a block's own layers before the block: reversed, in
+    # layer order (net.all_nodes: a block, then its own layers), each in role order
+    for step in reversed(steps):
+        node = step.node
+        if node.parameters:
+            ordered[f"delta{node.label}"] = step.g
+            for role, name in node.parameters.items():
+                gradients[f"d{name}"] = step.grads[role]
     B = params.batch
     if B > 1:
         for value in gradients.values():

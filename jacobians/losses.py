@@ -201,8 +201,9 @@ class FusedOutput:
 
     @staticmethod
     def delta(a: FloatArray, y: FloatArray) -> FloatArray:
-        """``δ[L] = (∂L/∂z[L])ᵀ = a[L] − y``, the shape of ``a``."""
-        return _f64(a) - _f64(y)
+        """``δ[L] = (∂L/∂z[L])ᵀ = a[L] − y``, the shape of ``a``; both are taken as float64."""
+        delta: FloatArray = np.subtract(a, y, dtype=np.float64)  # converts as it subtracts
+        return delta
 
     def row(self, a: FloatArray, y: FloatArray) -> Matrix:
         """``∂L/∂z[L] = (a[L] − y)ᵀ``, shape ``(1, n)``."""

@@ -492,9 +492,10 @@ class Network:
         """The layers as a spec writes them."""
         return ", ".join(node.kind.spec() for node in self.nodes)
 
-    @property
+    @cached_property
     def fused(self) -> FusedOutput | None:
-        """The output pair whose ``∂L/∂z[L]`` is ``(a[L] − y)ᵀ``, if this network ends in one."""
+        """The output pair whose ``∂L/∂z[L]`` is ``(a[L] − y)ᵀ``, if this network ends in one
+        (looked up once: every backward pass asks)."""
         if len(self.nodes) < 2:
             return None
         return FUSED.get((self.nodes[-1].kind.name, self.loss.name))
@@ -576,11 +577,14 @@ def forward(
     changed: the numerical route's perturbations). ``bound`` (:func:`bind` of ``params``)
     gives each node's values instead of building them."""
     values: dict[str, FloatArray] = {"a0": params.x}
-    for j, node in enumerate(net.nodes):
-        if base is not None and j < start:
+    nodes = net.nodes
+    if base is not None:
+        for node in nodes[:start]:
             for inner in (*node.inner, node):
                 values[inner.output] = base.values[inner.output]
-        elif node.inner or bound is None:
+        nodes = nodes[start:]
+    for node in nodes:
+        if node.inner or bound is None:
             _run(node, params, values, bound)
         else:  # _run's last line, one call fewer per layer
             values[node.output] = node.kind.forward(bound[node.output], values[node.input])

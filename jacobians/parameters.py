@@ -83,7 +83,9 @@ class Parameters:
     def of(self, node: network.Node) -> dict[str, FloatArray]:
         """A layer's values by role (``{"W": W2, "b": b2}``, ``{"mask": mask3}``)."""
         values = self.values
-        out = {role: values[name] for role, name in node.parameters.items()}
+        out: dict[str, FloatArray] = {}
+        for role, name in node.parameters.items():  # a loop: no comprehension's function to make
+            out[role] = values[name]
         if node.state:
             state = self.state
             out.update({role: state[name] for role, name in node.state.items()})

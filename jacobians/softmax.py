@@ -24,10 +24,12 @@ class Softmax:
     def __call__(self, z: FloatArray) -> FloatArray:
         """``s_i = exp(z_i − m) / Σ_k exp(z_k − m)`` per column, ``m = max_k z_k``: stable (no
         ``exp`` of a positive number overflows), and the operations of
-        ``scipy.special.softmax(z, axis=0)`` in its order (without its array-API wrapper)."""
+        ``scipy.special.softmax(z, axis=0)`` in its order (without its array-API wrapper).
+        The maximum and the sum over axis 0 broadcast back without ``keepdims`` (the same
+        values, one keyword fewer to parse)."""
         z = np.asarray(z, dtype=np.float64)
-        s: FloatArray = np.exp(z - z.max(axis=0, keepdims=True))
-        s /= s.sum(axis=0, keepdims=True)  # in place: s is a fresh array
+        s: FloatArray = np.exp(z - z.max(axis=0))
+        s /= s.sum(axis=0)  # in place: s is a fresh array
         return s
 
     def jacobian(self, z: Vector) -> Matrix:
@@ -47,3 +49,7 @@ class Softmax:
 
     def __repr__(self) -> str:
         return "softmax"
+
+
+SOFTMAX = Softmax()
+"""The instance the softmax layer uses: a softmax holds no state, so one serves every pass."""

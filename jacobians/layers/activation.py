@@ -16,7 +16,7 @@ import numpy as np
 
 from .._typing import FloatArray
 from ..activations import ACTIVATIONS, DEFAULT_LEAKY_SLOPE, Activation, Elementwise, get_activation
-from ..softmax import Softmax
+from ..softmax import SOFTMAX
 from ..structured import Diagonal, SoftmaxBatch, SoftmaxJacobian, Structured
 from .base import Kind, NodeNames, Params, Shape, argument, batch_of, need, show
 
@@ -30,11 +30,14 @@ class ActivationKind(Kind):
 
     @property
     def rule(self) -> Activation:
-        """The activation function (value, derivative, kinks)."""
-        return get_activation(self.name)
+        """The activation function (value, derivative, kinks): the registry's rule of this
+        name. A kind whose rule takes no argument holds it as a class attribute instead: every
+        pass reads it, and a property is a function call (one Python 3.11 does not specialise)."""
+        return ACTIVATIONS[self.name]
 
     def forward(self, params: Params, a: FloatArray) -> FloatArray:
-        return np.asarray(self.rule(a), dtype=np.float64)
+        """``g(z)``, a new float64 array (every rule returns one)."""
+        return self.rule(a)
 
     def jacobians(self, params: Params, a: FloatArray, out: FloatArray) -> dict[str, Structured]:
         """``diag(g'(vec z))``; softmax: ``diag(s) − s sᵀ`` per example."""
@@ -51,7 +54,7 @@ class ActivationKind(Kind):
         """``g ⊙ g'(z)``; softmax: ``s ⊙ (g − (sᵀ g) 1)`` per example."""
         if not need_input:
             return None, {}
-        return np.asarray(self.rule.vjp(a, g), dtype=np.float64), {}
+        return self.rule.vjp(a, g), {}  # a new float64 array (every rule returns one)
 
     def crosses_kink(self, inputs: tuple[FloatArray, FloatArray, FloatArray]) -> bool:
         """An input that changes side of a kink across ``θ − h, θ, θ + h``, or sits on one and
@@ -100,9 +103,7 @@ class Softmaxed(ActivationKind):
     name: ClassVar[str] = "softmax"
     summary: ClassVar[str] = "a distribution over a vector; diag(s) − s sᵀ"
 
-    @property
-    def rule(self) -> Activation:
-        return Softmax()
+    rule = SOFTMAX  # the property's value, as a class attribute (see ActivationKind.rule)
 
     def out_shape(self, in_shape: Shape) -> Shape:
         need(
@@ -132,8 +133,9 @@ class LeakyRelu(ActivationKind):
 
 def _elementwise(key: str) -> type[ActivationKind]:
     """A kind for the elementwise rule called ``key`` (no arguments)."""
+    rule = ACTIVATIONS[key]  # the property's value, as a class attribute
     kind: type[ActivationKind] = dataclass(frozen=True)(
-        type(key.title().replace("_", ""), (ActivationKind,), {})
+        type(key.title().replace("_", ""), (ActivationKind,), {"rule": rule})
     )
     kind.name = key
     kind.__doc__ = f"``{key}``: elementwise, ``∂a/∂z = diag({key}'(z))``."
