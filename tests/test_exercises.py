@@ -324,6 +324,42 @@ def test_an_answer_to_no_question_is_reported_and_costs_nothing() -> None:
     assert report.max_score == 24 and len(report.results) == 24
 
 
+NESTED = "dense(2), residual(dense(2), tanh, residual(dense(2), relu)), dense(1), sigmoid"
+
+
+@pytest.mark.parametrize(
+    ("exercise", "order"),
+    [
+        (SETS["walkthrough"], ["1", "2", "3"]),
+        (SETS["residual"], ["1", "2_1", "3"]),
+        (
+            network_exercise(layers=NESTED, input_shape="2", loss="bce", seed=1),
+            ["1", "2_1", "2_2_1", "3"],
+        ),
+    ],
+    ids=["walkthrough", "residual", "nested"],
+)
+def test_an_answer_may_use_the_deltas_of_the_layers_the_forward_pass_meets_after_its_own(
+    exercise: Exercise, order: list[str]
+) -> None:
+    # `order`, the layers with a delta in the order the forward pass meets them, is read off
+    # the spec by hand: a block's own layers come after the layer before the block and before
+    # the one after it. A delta's answer may use the deltas after its layer, a dW's and a db's
+    # also its own; a name outside that set is "may not be written with", whatever the value.
+    # (The layer labels used to be read with int(): "2_1" as 21, above layer 3, so that the
+    # answer to delta2_1 could not use delta3, the backward pass's own step.)
+    asked = {q.name for q in exercise.questions}
+    for i, label in enumerate(order):
+        for question, allowed in ((f"delta{label}", order[i + 1 :]), (f"dW{label}", order[i:])):
+            if question not in asked:
+                continue
+            for other in order:
+                result = check(exercise, {question: f"delta{other}"}, time_limit=None).results
+                (got,) = [r for r in result if r.name == question]
+                refused = f"may not be written with delta{other}" in got.message
+                assert refused == (other not in allowed), (question, other, got.message)
+
+
 @pytest.mark.parametrize(
     ("text", "kind", "match"),
     [

@@ -42,6 +42,7 @@ from ..chains import example_jacobians, jacobian_route
 from ..network import Cache, Network, Node, cost, display, forward
 from ..parameters import Parameters
 from ..paths import chained, coupled, jacobian_shapes, skip_name
+from .quantities import layer_key
 
 Shape = tuple[int, ...]
 
@@ -197,15 +198,16 @@ def intermediate_values(net: Network, params: Parameters, cache: Cache) -> dict[
     return out
 
 
-def gradient_order(net: Network) -> dict[str, tuple[int, int]]:
-    """``dA1 → (1, 0)``, ``dS1 → (1, 1)``, …, ``dWq1 → (1, 5)``: each gradient inside a layer
-    (its intermediates', then its parameters') with the layer (as ``int`` reads the label, the
-    way :func:`~.quantities.allowed_names` reads ``delta``'s) and the place where the backward
-    pass meets it."""
-    out: dict[str, tuple[int, int]] = {}
+def gradient_order(net: Network) -> dict[str, tuple[tuple[float, ...], int]]:
+    """``dA1 → ((1, ∞), 0)``, ``dS1 → ((1, ∞), 1)``, …, ``dWq1 → ((1, ∞), 5)``: each gradient
+    inside a layer (its intermediates', then its parameters') with the layer's place in the
+    forward pass (:func:`~.quantities.layer_key`, as :func:`~.quantities.allowed_names` reads
+    ``delta``'s) and the place where the backward pass meets it."""
+    out: dict[str, tuple[tuple[float, ...], int]] = {}
     for node in net.all_nodes:
         names = [*reversed(intermediate_shapes(node)), *node.parameters.values()]
-        out.update({f"d{n}": (int(node.label), i) for i, n in enumerate(names)})
+        key = layer_key(node.label)
+        out.update({f"d{n}": (key, i) for i, n in enumerate(names)})
     return out
 
 

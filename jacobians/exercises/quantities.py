@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from math import prod
+from math import inf, prod
 from typing import TypeAlias
 
 import numpy as np
@@ -385,7 +385,19 @@ def instantiate(problem: Problem, rng: np.random.Generator) -> Problem:
 
 # --- what a symbolic answer may use -----------------------------------------------------
 
-_LAYER = re.compile(r"^(delta|dW|db|J_L_z|J_L_a|J_L_W|J_L_b)(\d+)$")
+_LAYER = re.compile(r"^(delta|dW|db|J_L_z|J_L_a|J_L_W|J_L_b)(\d+(?:_\d+)*)$")  # 2, 2_1, …
+
+
+def layer_key(label: str) -> tuple[float, ...]:
+    """Where the forward pass meets layer ``label``, as a key that sorts in that order:
+    ``'2'`` → ``(2, ∞)``, ``'2_1'`` → ``(2, 1, ∞)``. A block's own layers (``2_1``, ``2_2``,
+    nested ``2_1_1``) come after layer 1 and before the block's output ``2``, and after each
+    other in their order. (``int`` would read ``'2_1'`` as 21, above layer 3.)
+
+    >>> sorted(["3", "2", "2_1", "1", "2_1_1", "2_2"], key=layer_key)
+    ['1', '2_1_1', '2_1', '2_2', '2', '3']
+    """
+    return (*(int(part) for part in label.split("_")), inf)
 
 
 def allowed_names(
@@ -393,35 +405,44 @@ def allowed_names(
 ) -> list[str]:
     """The names a symbolic answer to ``name`` may use by default: the given and forward
     values, and the deltas of deeper layers (for ``dW2``, ``db2``, ``J_L_W2``, ``J_L_b2``, also
-    ``delta2``); inside a layer made of steps, the gradients its backward pass meets first
-    (``dS1`` may use ``delta1`` and ``dA1``, ``dWq1`` also ``dQ1``); never the quantity itself
-    or another name for it. ``env``: :func:`environment` of ``problem``, when already built."""
+    ``delta2``; a block's own layers, ``2_1``, are deeper than layer 1 and below the block's
+    output ``2``: :func:`layer_key`); inside a layer made of steps, the gradients its backward
+    pass meets first (``dS1`` may use ``delta1`` and ``dA1``, ``dWq1`` also ``dQ1``); never the
+    quantity itself or another name for it. ``env``: :func:`environment` of ``problem``, when
+    already built."""
     env = environment(problem) if env is None else env
     if isinstance(problem, RowProblem):
         return [k for k in env if k != name]
     L = problem.net.depth
     same = {name, *{"yhat": [f"a{L}"], f"a{L}": ["yhat"], "x": ["a0"], "a0": ["x"]}.get(name, [])}
-    match = _LAYER.match(name)
-    lowest = L + 1
-    if match:
-        layer = int(match.group(2))
-        lowest = layer if match.group(1) in ("dW", "db", "J_L_W", "J_L_b") else layer + 1
-    inside: dict[str, tuple[int, int]] = {}
+    inside: dict[str, tuple[tuple[float, ...], int]] = {}
     if not problem.net.is_dense:  # dWq1 and dV1 may use delta1; dS1 dA1, but not dQ1
         from .layered import gradient_order
 
         inside = gradient_order(problem.net)
-    here = inside.get(name, (lowest, len(inside)))
-    lowest = here[0]
+    # the layer of the answer (a delta's and a gradient's own layer lies above it for dW, db,
+    # J_L_W, J_L_b, and below it for delta, J_L_z, J_L_a), and its place inside that layer
+    level: tuple[float, ...] = (inf,)  # any other name: no delta, no gradient
+    own_layer_below, place = False, len(inside)
+    match = _LAYER.match(name)
+    if match:
+        level = layer_key(match.group(2))
+        own_layer_below = match.group(1) not in ("dW", "db", "J_L_W", "J_L_b")
+    if name in inside:
+        (level, place), own_layer_below = inside[name], False
+
+    def below(key: tuple[float, ...]) -> bool:
+        return key < level or (own_layer_below and key == level)
+
     out = []
     for k in env:
         if k in same:
             continue
-        if k.startswith("delta") and int(k[5:]) < lowest:
+        if k.startswith("delta") and below(layer_key(k[5:])):
             continue
         if k in inside:
-            layer, place = inside[k]
-            if layer < lowest or (layer == lowest and place >= here[1]):
+            layer, at = inside[k]
+            if below(layer) or (layer == level and at >= place):
                 continue  # a gradient inside a layer below, or one met after this one
         out.append(k)
     return out
