@@ -364,7 +364,7 @@ def test_an_answer_may_use_the_deltas_of_the_layers_the_forward_pass_meets_after
     ("text", "kind", "match"),
     [
         ("dW2 = [1, ", "toml", "valid TOML"),
-        ('{"dW2": 1, "dW2": 2}', "json", "each question answered once, got 'dW2' twice"),
+        ('{"dW2": 1, "dW2": 2}', "json", r"each question answered once\), got 'dW2' twice"),
         ("[1, 2]", "json", "a table of question = answer"),
     ],
 )

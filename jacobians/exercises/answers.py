@@ -15,7 +15,7 @@ answer costs that answer only: a number no float can hold (JSON's ``NaN``, ``Inf
 ``nan``, ``inf``, ``1e999``, a 5,001-digit integer) is read as a :class:`BadNumber`, and
 :func:`matrix_value` refuses it, like ragged rows or text where a number belongs, with an
 :class:`AnswerError` the grader turns into an ``invalid`` verdict. An answer to a question the
-exercise does not ask is reported (:func:`unknown_message`, with the question meant) and
+exercise does not ask is reported (:func:`unknown_answers`, with the question meant) and
 costs nothing else.
 """
 
@@ -78,16 +78,23 @@ class AnswersText:
 
     def may_hold_formula(self) -> bool:
         """Whether some answer may be a text (a formula): a cheap look at the raw text that
-        never misses one (and at worst says yes for a quoted key or a quote in a comment).
+        never misses one (and at worst says yes for a text value in a comment, ``# x = "y"``).
+        In JSON a string value ends before ``,``, ``]`` or ``}`` (a key before ``:``); in TOML
+        a formula is a string value, which starts on its key's line right after ``=`` (a
+        quoted key or a quote in a comment is not one).
 
         >>> AnswersText("dW3 = [[1, 2]]", "toml").may_hold_formula()
         False
+        >>> AnswersText('# my "answers"\\n"dW3" = [[1, 2]]', "toml").may_hold_formula()
+        False
+        >>> AnswersText("dW3 = 'delta3 @ a2.T'", "toml").may_hold_formula()
+        True
         >>> AnswersText('{"dW3": "delta3 @ a2.T"}', "json").may_hold_formula()
         True
         """
-        if self.kind == "json":  # a string value ends before , ] or }; a key before :
+        if self.kind == "json":
             return re.search(r'"\s*[,\]}]', self.text) is not None
-        return '"' in self.text or "'" in self.text
+        return re.search(r"=\s*[\"']", self.text) is not None
 
 
 def load_answers(path: str | Path) -> AnswersText:
@@ -140,14 +147,19 @@ def parse_answers(text: str, kind: str = "toml", where: str = "answers") -> dict
     >>> parse_answers('{"dW3": 1, "dW3": 2}', "json")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    jacobians.exercises.answers.AnswersFileError: answers: ... got 'dW3' twice; keep one answer
+    jacobians.exercises.answers.AnswersFileError: answers: ... got 'dW3' twice; keep one
     """
     text = text.removeprefix("\ufeff")
     try:
         data = _parse_json(text) if kind == "json" else _parse_toml(text)
     except _DuplicateKeyError as e:
         raise AnswersFileError(
-            message(where, "each question answered once", f"{e.key!r} twice", "keep one answer")
+            message(
+                where,
+                "each name once in an object (each question answered once)",
+                f"{e.key!r} twice",
+                "keep one",
+            )
         ) from None
     except RecursionError:
         raise AnswersFileError(
@@ -165,12 +177,15 @@ def parse_answers(text: str, kind: str = "toml", where: str = "answers") -> dict
 
 def _non_ascii_name(text: str, error: str) -> str:
     """A hint when the line a TOML error names starts with a name in non-ASCII letters
-    (``ｄＷ３ = …`` is not TOML: a bare name is ASCII)."""
+    (``ｄＷ３ = …`` is not TOML: a bare name is ASCII), or gives a name a second time (TOML's
+    "Cannot overwrite a value" does not say which)."""
     at = re.search(r"at line (\d+)", error)
     lines = text.splitlines()
     if at is None or not 1 <= int(at.group(1)) <= len(lines):
         return ""
     name = lines[int(at.group(1)) - 1].split("=", 1)[0].strip()
+    if error.startswith("Cannot overwrite a value") and name:
+        return f"the name {_show_name(name)} is given twice; keep one"
     odd = [c for c in dict.fromkeys(name) if not c.isascii()][:3]
     if not odd:
         return ""
@@ -270,20 +285,51 @@ def suggest(name: str, questions: Iterable[str]) -> str | None:
     return folded[close[0]] if close else None
 
 
-def unknown_message(name: str, questions: Iterable[str]) -> str:
-    """What to say of an answer to a question the exercise does not ask.
+MAX_SUGGESTED = 20
+"""Answers to no question (in the file's order) that are told the question meant: each is a
+fuzzy comparison with every question, and a file of thousands of such names would spend the
+submission's time on them; the others are listed without one."""
 
-    >>> unknown_message("dw3", ["dW3", "db3"])
-    'no question `dw3`; did you mean `dW3`? (this answer is not graded and costs nothing)'
+
+def unknown_answers(
+    names: Iterable[str], questions: Iterable[str]
+) -> list[tuple[str, str | None, str]]:
+    """``(name, question meant or None, message)`` for each answer to a question the exercise
+    does not ask, in the file's order; past the first :data:`MAX_SUGGESTED`, no question meant
+    is looked for (the message says so).
+
+    >>> unknown_answers(["dw3"], ["dW3", "db3"])[0][1:]
+    ('dW3', 'no question `dw3`; did you mean `dW3`? (this answer is not graded and costs nothing)')
+    >>> unknown_answers([f"x{i}" for i in range(21)], ["dW3"])[-1][1:]
+    (None, 'no question `x20` (this answer is not graded and costs nothing)')
     """
     asked = list(questions)
+    out: list[tuple[str, str | None, str]] = []
+    for i, name in enumerate(names):
+        if i < MAX_SUGGESTED:
+            meant = suggest(name, asked)
+            out.append((name, meant, unknown_message(name, asked, meant)))
+        else:
+            out.append((name, None, f"no question {_show_name(name)} ({_NOT_GRADED})"))
+    return out
+
+
+_NOT_GRADED = "this answer is not graded and costs nothing"
+
+
+def unknown_message(name: str, questions: Iterable[str], meant: str | None) -> str:
+    """What to say of an answer to a question the exercise does not ask, ``meant`` the question
+    :func:`suggest` found for it.
+
+    >>> unknown_message("dw3", ["dW3", "db3"], "dW3")
+    'no question `dw3`; did you mean `dW3`? (this answer is not graded and costs nothing)'
+    """
     shown = _show_name(name)
     odd = [c for c in dict.fromkeys(name) if not c.isascii()][:3]
     if odd:
         shown += " (" + ", ".join(f"`{c}` is {_char_name(c)}" for c in odd) + ")"
-    meant = suggest(name, asked)
-    hint = f"did you mean `{meant}`?" if meant else f"the questions are {', '.join(asked)}"
-    return f"no question {shown}; {hint} (this answer is not graded and costs nothing)"
+    hint = f"did you mean `{meant}`?" if meant else f"the questions are {', '.join(questions)}"
+    return f"no question {shown}; {hint} ({_NOT_GRADED})"
 
 
 def _show_name(name: str) -> str:

@@ -34,15 +34,24 @@ import numpy as np
 from .._typing import Matrix
 from ..errors import message, shape_str
 from .answers import (
+    MAX_FILE_BYTES,
     AnswerError,
     AnswersFileError,
     AnswersText,
     matrix_value,
-    suggest,
-    unknown_message,
+    unknown_answers,
 )
 from .exercise import Exercise
-from .expression import ExpressionError, Node, evaluate, names, parse, render, shape
+from .expression import (
+    MAX_LENGTH,
+    ExpressionError,
+    Node,
+    evaluate,
+    names,
+    parse,
+    render,
+    shape,
+)
 from .key import AnswerKey, Entry, as_matrix, close, same
 from .mistakes import MISTAKES
 from .report import Report, Result, Unknown
@@ -53,6 +62,11 @@ TIME_LIMIT = 1.0
 its child process is killed: one deadline, not one per answer."""
 MAX_LISTED = 6
 """Wrong entries named in a message."""
+BYTES_PER_NUMBER = 64
+"""Room for one number of an answer in a file (``-1.2345678901234567e-300,`` takes 25
+characters at full precision, with a line's indent fewer than 40)."""
+SPARE_BYTES = 65_536
+"""Room in an answers file for what is not an answer: comments, names that are no question."""
 
 
 def check(
@@ -70,12 +84,43 @@ def check(
     :class:`~jacobians.exercises.answers.AnswersFileError` for a file that cannot be read at
     all (or not within ``time_limit``)."""
     key = exercise.key  # built before forking: a child's work is lost with it
+    if isinstance(answers, AnswersText):
+        _check_size(answers, size_limit(key))
     if time_limit is not None and _may_hold_formula(answers):
         _load_display()
     questions = tuple(q.name for q in exercise.questions)
     messages, _ = run_streaming(_grade_all, (key, questions, answers), time_limit)
     where = answers.where if isinstance(answers, AnswersText) else "answers"
     return _collect(exercise, messages, time_limit, where)
+
+
+def size_limit(key: AnswerKey) -> int:
+    """Bytes an answers file to ``key``'s exercise may hold: each answer written out at full
+    precision, a number a line (:data:`BYTES_PER_NUMBER` each), or as a formula of the longest
+    length allowed (:data:`~jacobians.exercises.expression.MAX_LENGTH` characters), whichever
+    takes more, and :data:`SPARE_BYTES`; at most
+    :data:`~jacobians.exercises.answers.MAX_FILE_BYTES`. A larger file holds what is not an
+    answer, and parsing it (about 0.25 s per 100 kB of TOML) could take the submission's whole
+    time."""
+    room = sum(
+        max(BYTES_PER_NUMBER * entry.reference.size, MAX_LENGTH + BYTES_PER_NUMBER)
+        for entry in key.entries.values()
+    )
+    return min(MAX_FILE_BYTES, room + SPARE_BYTES)
+
+
+def _check_size(answers: AnswersText, limit: int) -> None:
+    """Refuse, before it is parsed, a file larger than ``limit`` bytes: a whole-file error."""
+    size = len(answers.text.encode("utf-8"))
+    if size > limit:
+        raise AnswersFileError(
+            message(
+                answers.where,
+                f"at most {limit:,} bytes, room for every answer of this exercise written out",
+                f"{size:,}",
+                "remove what is not an answer",
+            )
+        )
 
 
 def _may_hold_formula(answers: Mapping[str, object] | AnswersText) -> bool:
@@ -368,9 +413,8 @@ def _grade_all(
     given = [n for n in questions if n in answers]
     formulas = [n for n in given if isinstance(answers[n], str)]
     unknown = tuple(
-        Unknown(str(n), suggest(str(n), questions), unknown_message(str(n), questions))
-        for n in answers
-        if n not in questions
+        Unknown(*u)
+        for u in unknown_answers([str(n) for n in answers if n not in questions], questions)
     )
     emit(("read", frozenset(given), frozenset(formulas), unknown))
     trees: dict[str, Node] = {}
