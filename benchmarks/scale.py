@@ -471,6 +471,14 @@ def _hostile(folder: Path) -> dict[str, Path]:
                 for n in ("dW3", "db3", "delta2", "dW2", "db2", "delta1", "dW1", "db1", "delta3")
             },
         ),
+        "5,000 names that are no question (an 86 kB file)": (
+            "json",
+            {json.dumps(f"dw{i}"): "1" for i in range(5_000)},
+        ),
+        "one answer a list of 18,000 numbers (a 92 kB file; the limit is 93 kB)": (
+            "toml",
+            {"J_L_a3": "[" + ", ".join(["1.5"] * 18_000) + "]"},
+        ),
     }
     out = {}
     for label, (kind, replaced) in files.items():
