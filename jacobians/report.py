@@ -275,6 +275,15 @@ def _tolist(value: Matrix) -> Any:
     return array.tolist()
 
 
+def _input_json(c: Comparison) -> Any:
+    """``x`` as nested lists: whole numbers where the first layer reads ids (an embedding's
+    tokens, ``[[2], [0]]``, not ``[[2.0], [0.0]]``), floats otherwise."""
+    x = c.params.x
+    if c.net.nodes and not c.net.nodes[0].kind.differentiable_input:
+        return x.astype(np.int64).tolist()
+    return x.tolist()
+
+
 def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
     """The comparison as JSON-ready data (see the CLI reference for the keys)."""
 
@@ -312,7 +321,7 @@ def comparison_json(c: Comparison, source: dict[str, Any]) -> Json:
         "cost": c.cost,
         "parameter_count": c.net.parameter_count,
         "parameters": {k: v.tolist() for k, v in c.params.values.items()},
-        "x": c.params.x.tolist(),
+        "x": _input_json(c),
         "y": None if c.params.y is None else c.params.y.tolist(),
         "jacobian": {k: _tolist(v) for k, v in c.jacobian.gradients.items()},
         "vectorized": {k: _tolist(v) for k, v in c.vectorized.gradients.items()},

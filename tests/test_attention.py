@@ -585,7 +585,7 @@ def test_token_ids_from_a_file_are_whole_and_below_the_vocabulary(
     code, out, err = run(capsys, "compare", *EMBEDDING_NET, "--batch", "2", "--json")
     assert code == 0, err
     data = json.loads(out)
-    assert all(float(i).is_integer() and 0 <= i < 4 for row in data["x"] for i in row)
+    assert all(isinstance(i, int) and 0 <= i < 4 for row in data["x"] for i in row)  # ids
     data["x"][2][1] = bad  # token 2 of example 1
     path = tmp_path / "run.json"
     path.write_text(json.dumps(data))
