@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 
 from jacobians.backprop import backward_steps
 from jacobians.chains import node_jacobians
-from jacobians.cli import main
 from jacobians.comparison import compare
 from jacobians.layers.attention import Attention
 from jacobians.layers.base import Kind
@@ -34,6 +33,7 @@ from jacobians.paths import skip_name
 from jacobians.structured import Commutation, Product, Structured, represent
 
 from . import references as ref
+from .commands import run
 from .representations import three
 from .tolerances import EXACT, FINITE_DIFFERENCE
 
@@ -508,12 +508,6 @@ def test_the_three_routes_agree_on_sequences(
 
 
 # --- the CLI ------------------------------------------------------------------------------
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 REFUSALS = [

@@ -16,11 +16,7 @@ from jacobians.network import Network
 from jacobians.parameters import init_parameters
 from jacobians.paramfile import write
 
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from .commands import run
 
 
 def test_default_run_shows_the_walkthrough(capsys: pytest.CaptureFixture[str]) -> None:

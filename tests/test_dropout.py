@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jacobians.cli import main
 from jacobians.comparison import compare
 from jacobians.errors import InvalidValueError, ParameterFileError
 from jacobians.exercises.grading import check
@@ -20,15 +19,10 @@ from jacobians.parameters import init_parameters, parameters_from_arrays
 from jacobians.paramfile import write
 
 from . import references as ref
+from .commands import run
 from .tolerances import EXACT, FINITE_DIFFERENCE
 
 SPEC = "dense(4), relu, dropout(0.5), dense(2), softmax"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_the_mask_comes_from_the_seed() -> None:

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from jacobians.backprop import vectorized_route
 from jacobians.chains import jacobian_route
-from jacobians.cli import main
 from jacobians.comparison import compare
 from jacobians.errors import InvalidValueError, ParameterFileError, ShapeError, UnknownNameError
 from jacobians.layers.registry import KINDS
@@ -22,16 +21,11 @@ from jacobians.network import Network
 from jacobians.parameters import Parameters, init_parameters, parameters_from_arrays
 from jacobians.paramfile import write
 
+from .commands import run
 from .strategies import layer_problems, vector_layer_problems
 from .tolerances import EXACT
 
 SMALL_CNN = "conv2d(2, 2), relu, maxpool(2), flatten, dense(1), sigmoid"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ from jacobians.network import Network, forward
 from jacobians.parameters import Parameters, init_parameters
 from jacobians.structured import KronTransposeIdentity
 
+from .commands import run
 from .strategies import problems
 from .tolerances import EXACT, FINITE_DIFFERENCE, STEP
 
@@ -225,12 +226,6 @@ def test_api_refusals() -> None:
     conv_params = init_parameters(conv, 1, 1)
     with pytest.raises(InvalidValueError, match="vec: expected a dense network for --vec column"):
         jacobian_route(conv, conv_params, vec="column")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_compare_names_the_convention(capsys: pytest.CaptureFixture[str]) -> None:
