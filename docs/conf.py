@@ -36,6 +36,8 @@ exclude_patterns = ["_build", "generated", "gradescope", "Thumbs.db", ".DS_Store
 # and :::{note} fences.
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
+# a prime is a prime: g'(z) and σ' are not to be typeset as g’(z) and σ’ (curly quotes)
+smartquotes = False
 
 autodoc_default_options = {"members": True, "member-order": "bysource"}
 autodoc_typehints = "description"

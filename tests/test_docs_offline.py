@@ -157,6 +157,15 @@ def test_no_page_loads_a_script_style_or_font_from_the_network(site: Path) -> No
     assert list((site / "_static" / "mathjax" / "output" / "chtml" / "fonts").rglob("*.woff"))
 
 
+def test_primes_stay_primes(site: Path) -> None:
+    # Sphinx's smart quotes turned g'(z) into g’(z) and σ' into σ’ (a closing quote)
+    html = (site / "walkthrough.html").read_text()
+    assert "g'(z" in html.replace("&#39;", "'") and "σ' in the form a(1 − a)" in html.replace(
+        "&#39;", "'"
+    )
+    assert "’" not in html
+
+
 def test_walkthrough_shows_every_generated_formula(site: Path) -> None:
     """The six includes of docs/generated/walkthrough.md, cut at its headings, lose nothing:
     one display per ``$$`` block; the short headings stand in for the generated ones."""
