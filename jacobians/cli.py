@@ -87,7 +87,12 @@ def _byte_size(text: str) -> int:
 def _sample(text: str) -> int | str | None:
     if text in ("auto", "all"):
         return None if text == "all" else "auto"
-    return _positive_int(text)
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected auto, all or a whole number ≥ 1, got {text!r}"
+        ) from None
 
 
 def _memory_budget(args: argparse.Namespace) -> int:
@@ -395,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--standalone",
         action="store_true",
         help="with --format latex: a complete document for pdflatex (amsmath, amssymb, "
-        "graphicx; wide equations scaled to the line) instead of a fragment",
+        "graphicx, geometry; wide equations scaled to the line) instead of a fragment",
     )
     derive.add_argument(
         "--general",

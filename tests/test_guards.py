@@ -209,6 +209,19 @@ def test_a_bad_sample_is_refused_with_the_choices(sample: object) -> None:
         compare(net, init_parameters(net, 8), sample=sample)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("sample", ["ALL", "1.5", "0", "every"])
+def test_a_bad_sample_on_the_command_line_names_every_choice(
+    sample: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it said "expected a whole number", though auto and all are taken too
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--sample", sample])
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert f"--sample: expected auto, all or a whole number ≥ 1, got {sample!r}" in err
+
+
 def re_repr(value: object) -> str:
     """``repr(value)`` as a regular expression that matches it literally."""
     return re.escape(repr(value))
