@@ -294,6 +294,10 @@ def test_a_column_file_states_its_convention_and_reads_back(case: str, tmp_path:
     exercise = column(case)
     text = to_toml(exercise)
     assert '\nvec = "column"  # vec stacks columns (column-major, Magnus–Neudecker)' in text
+    # the weight factor of the file's own layout: z = W a, or the foundations' N = X W
+    factor = "∂vec(N)/∂vec(W) = I ⊗ X" if case.startswith("foundations") else "aᵀ ⊗ I_n"
+    header = text.split("[network]")[0]
+    assert factor in header and ("aᵀ" in header) == (factor == "aᵀ ⊗ I_n")
     path = tmp_path / "ex.toml"
     path.write_text(text, encoding="utf-8")
     back = read_exercise(path)

@@ -493,7 +493,7 @@ def to_toml(exercise: Exercise, comment: str = "") -> str:
     elif exercise.variant is not None:
         lines.append(f"variant = {exercise.variant}")
     if exercise.vec != "row":
-        lines.append(f"vec = {_str(exercise.vec)}  # {VEC_NOTE}")
+        lines.append(f"vec = {_str(exercise.vec)}  # {vec_note(exercise)}")
     lines += ["", "[network]"]
     for key, value in network_description(exercise.problem).items():
         lines.append(f"{key} = {json.dumps(value)}")
@@ -517,11 +517,18 @@ def to_toml(exercise: Exercise, comment: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-VEC_NOTE = (
-    "vec stacks columns (column-major, Magnus–Neudecker): ∂z/∂vec(W) = aᵀ ⊗ I_n;"
-    " reshape back in Fortran order"
-)
-"""What a ``vec = "column"`` exercise says about its flattening, in its file and its solution."""
+def vec_note(exercise: Exercise) -> str:
+    """What a ``vec = "column"`` exercise says about its flattening, in its file and its
+    solution: the weight factor of its own layout (``z = W a``: ``aᵀ ⊗ I_n``; the row
+    layout's ``N = X W``: ``I ⊗ X``)."""
+    if isinstance(exercise.problem, RowProblem):
+        factor = "∂vec(N)/∂vec(W) = I ⊗ X"
+    else:
+        factor = "∂z/∂vec(W) = aᵀ ⊗ I_n"
+    return (
+        f"vec stacks columns (column-major, Magnus–Neudecker): {factor};"
+        " reshape back in Fortran order"
+    )
 
 
 def network_description(problem: Problem) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._typing import Matrix
 from ..errors import shape_str
-from .exercise import VEC_NOTE, Exercise
+from .exercise import Exercise, vec_note
 from .key import problems
 
 
@@ -37,7 +37,7 @@ def format_solution(exercise: Exercise, digits: int = 6) -> str:
     if exercise.variant is not None:
         lines[0] += f" (variant {exercise.variant})"
     if exercise.vec != "row":
-        lines.append(f"vec = {exercise.vec!r}: {VEC_NOTE}")
+        lines.append(f"vec = {exercise.vec!r}: {vec_note(exercise)}")
     lines.append("")
     for name, e in exercise.key.entries.items():
         head = f"{name}  {shape_str(e.quantity.shape)}"
