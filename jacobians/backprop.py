@@ -18,7 +18,6 @@ over it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from ._typing import FloatArray
@@ -27,10 +26,10 @@ from .network import Cache, Network, Node, bind, flat, forward
 from .parameters import Parameters
 
 
-@dataclass(frozen=True)
-class VectorizedRoute:
+class VectorizedRoute(NamedTuple):
     """Gradients ``dW1, db1, …`` (their parameters' shapes) and deltas ``delta1, …`` (each
-    layer's output shape × ``B``) by the compact formulas."""
+    layer's output shape × ``B``) by the compact formulas. A named tuple: one is made on every
+    pass, and a frozen dataclass's checked attribute setting costs more."""
 
     gradients: dict[str, FloatArray]
     deltas: dict[str, FloatArray]
@@ -39,15 +38,21 @@ class VectorizedRoute:
 class Step(NamedTuple):
     """One layer of the backward pass: its ``node``, each example's gradient ``g`` at its
     output, at its input (``back``; ``None`` where not asked for), and its parameters'
-    gradients summed over the examples (by role). A named tuple: one is made per layer on
-    every pass, and a frozen dataclass's checked attribute setting cost more than the rest of
-    the step's bookkeeping."""
+    gradients summed over the examples (by role), as :func:`backward_steps` yields it (the
+    walk itself keeps plain tuples)."""
 
     node: Node
     g: FloatArray
     back: FloatArray | None
     grads: dict[str, FloatArray]
 
+
+StepTuple = tuple[Node, FloatArray, FloatArray | None, dict[str, FloatArray]]
+"""A :class:`Step` as the walk makes it: a plain tuple (unpacked faster than a named one)."""
+
+_step = tuple.__new__
+"""``_step(Step, t)`` is ``Step(*t)`` without the named tuple's Python ``__new__`` (likewise for
+``VectorizedRoute``)."""
 
 Mistake = tuple[str, str]
 """``(a layer's output, mistake)``: that layer's backward pass done wrong (the checker's)."""
@@ -83,9 +88,10 @@ def backward_steps(
     values instead of building them. The whole walk runs at the first step asked for (an error
     a step raises, a mistake that cannot be made there, is raised then)."""
     start, g = output_gradient(net, params, cache)
-    steps: list[Step] = []
+    steps: list[StepTuple] = []
     _walk(net.nodes[: start + 1], g, params, cache, down_to, input_at_end, mistake, bound, steps)
-    yield from steps
+    for step in steps:
+        yield _step(Step, step)
 
 
 def _walk(
@@ -97,7 +103,7 @@ def _walk(
     input_at_end: bool,
     mistake: Mistake | None,
     bound: Mapping[str, Params] | None,
-    steps: list[Step],
+    steps: list[StepTuple],
 ) -> FloatArray | None:
     """:func:`backward_steps` over one sequence, appending each layer's step to ``steps`` (a
     list, not a generator: one resumption fewer per layer); returns the gradient at its input,
@@ -124,9 +130,9 @@ def _walk(
                 back, grads = node.kind.mistaken_backward(mistake[1], own, a, out, g, after)
             else:
                 need = j > down_to or (input_at_end and node.kind.differentiable_input)
-                back, grads = node.kind.backward(own, a, out, g, need_input=need)
-        steps.append(Step(node, g, back, grads))
-        if back is None or back.shape != a.shape:
+                back, grads = node.kind.backward(own, a, out, g, need)
+        steps.append((node, g, back, grads))  # a plain tuple: unpacked faster than a Step
+        if back is None or (wrong and back.shape != a.shape):  # a right pass keeps the shape
             return None
         g = back
     return back
@@ -156,30 +162,22 @@ def vectorized_route(net: Network, params: Parameters) -> VectorizedRoute:
     """
     bound = bind(net, params)  # each layer's values by role, for both passes
     cache = forward(net, params, bound=bound)
-    lowest = 0  # the first outer node with parameters: the walk needs no gradient below it
-    while not _has_parameters(net.nodes[lowest]):
-        lowest += 1
     start, g = output_gradient(net, params, cache)  # backward_steps without its generator
-    steps: list[Step] = []
-    _walk(net.nodes[: start + 1], g, params, cache, lowest, False, None, bound, steps)
+    steps: list[StepTuple] = []
+    _walk(net.nodes[: start + 1], g, params, cache, net.first_trained, False, None, bound, steps)
     gradients: dict[str, FloatArray] = {}
     ordered: dict[str, FloatArray] = {}
+    names = net.gradient_names
     # the walk goes from the output down, a block's own layers before the block: reversed, in
     # layer order (net.all_nodes: a block, then its own layers), each in role order
-    for step in reversed(steps):
-        node = step.node
-        if node.parameters:
-            ordered[f"delta{node.label}"] = step.g
-            for role, name in node.parameters.items():
-                gradients[f"d{name}"] = step.grads[role]
-    B = params.batch
+    for node, g, _, grads in reversed(steps):
+        if node.output in names:
+            delta, roles = names[node.output]
+            ordered[delta] = g
+            for role, name in roles:
+                gradients[name] = grads[role]
+    B = params.x.shape[-1]  # params.batch without its property call
     if B > 1:
         for value in gradients.values():
             value /= B  # in place: fresh sums, and no second array of their size
-    return VectorizedRoute(gradients, ordered)
-
-
-def _has_parameters(node: Node) -> bool:
-    """Whether a node or, for a block, one of its own layers has parameters (:func:`owned`
-    not empty)."""
-    return bool(node.parameters) or any(_has_parameters(inner) for inner in node.inner)
+    return _step(VectorizedRoute, (gradients, ordered))

@@ -143,6 +143,13 @@ def display(name: str) -> str:
     return f"{match.group(1)}[{match.group(2)}]" if match else name
 
 
+_NOTHING: Params = MappingProxyType({})
+"""The values of a layer with neither parameters nor state: one shared, read-only mapping."""
+
+Pairs = tuple[tuple[str, str], ...]
+"""``(role, name)`` pairs: ``(("W", "W1"), ("b", "b1"))``."""
+
+
 @dataclass(frozen=True)
 class Node:
     """One spec entry in place: ``kind`` applied to the tensor ``input`` gives ``output``.
@@ -416,6 +423,47 @@ class Network:
         out.update({node.output: node.out_shape for node in self.all_nodes})
         return out
 
+    @cached_property
+    def first_trained(self) -> int:
+        """The index of the first outer node with parameters, its own or inside its block: a
+        backward pass for the parameters' gradients needs no gradient below it (``len(nodes)``
+        when none has any)."""
+        for j, node in enumerate(self.nodes):
+            if any(m.parameters for m in (node, *node.inside)):
+                return j
+        return len(self.nodes)
+
+    @cached_property
+    def gradient_names(self) -> dict[str, tuple[str, Pairs]]:
+        """For each node with parameters, by its output's name: the name of its ``δ`` and,
+        role by role, of its parameters' gradients (``"z2": ("delta2", (("W", "dW2"),
+        ("b", "db2")))``); named once, read by every compact backward pass."""
+        return {
+            node.output: (
+                f"delta{node.label}",
+                tuple((role, f"d{name}") for role, name in node.parameters.items()),
+            )
+            for node in self.all_nodes
+            if node.parameters
+        }
+
+    @cached_property
+    def unbound(self) -> dict[str, Params]:
+        """Every node's output name, each with an empty, read-only mapping: :func:`bind`'s
+        start, the value of a node with neither parameters nor state."""
+        return {node.output: _NOTHING for node in self.all_nodes}
+
+    @cached_property
+    def roles(self) -> tuple[tuple[str, Pairs, Pairs], ...]:
+        """For each node with parameters or state, in :attr:`all_nodes` order: its output's name
+        and its parameters' and its state's ``(role, name)`` pairs (``("z1", (("W", "W1"),
+        ("b", "b1")), ())``); what :func:`bind` reads on every pass."""
+        return tuple(
+            (node.output, tuple(node.parameters.items()), tuple(node.state.items()))
+            for node in self.all_nodes
+            if node.parameters or node.state
+        )
+
     @property
     def output_shape(self) -> Shape:
         """The shape of ``ŷ = a[L]`` for one example."""
@@ -556,13 +604,16 @@ def bind(net: Network, params: Parameters) -> dict[str, Params]:
     name, ``{"z1": {"W": W1, "b": b1}, "a1": {}, …}``: built once for a forward and a backward
     pass over the same parameters, which both read it (a layer with neither parameters nor
     state gets one shared empty, read-only mapping)."""
-    return {
-        node.output: params.of(node) if node.parameters or node.state else _NOTHING
-        for node in net.all_nodes
-    }
-
-
-_NOTHING: Params = MappingProxyType({})
+    values, state = params.values, params.state
+    out = net.unbound.copy()
+    for output, roles, held in net.roles:
+        own: dict[str, FloatArray] = {}
+        for role, name in roles:  # loops, as in Parameters.of: no comprehension's function
+            own[role] = values[name]
+        for role, name in held:
+            own[role] = state[name]
+        out[output] = own
+    return out
 
 
 def forward(

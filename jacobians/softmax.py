@@ -28,8 +28,8 @@ class Softmax:
         The maximum and the sum over axis 0 broadcast back without ``keepdims`` (the same
         values, one keyword fewer to parse)."""
         z = np.asarray(z, dtype=np.float64)
-        s: FloatArray = np.exp(z - z.max(axis=0))
-        s /= s.sum(axis=0)  # in place: s is a fresh array
+        s: FloatArray = np.exp(z - np.maximum.reduce(z, 0))  # z.max(axis=0) without its wrapper
+        s /= np.add.reduce(s, 0)  # s.sum(axis=0) likewise; in place: s is a fresh array
         return s
 
     def jacobian(self, z: Vector) -> Matrix:

@@ -19,6 +19,7 @@ from jacobians.activations import (
     get_activation,
 )
 from jacobians.errors import InvalidValueError, UnknownNameError
+from jacobians.layers.activation import from_rule
 from jacobians.softmax import Softmax
 
 from .strategies import ELEMENTWISE
@@ -212,3 +213,39 @@ def test_unknown_name_lists_the_valid_ones() -> None:
 def test_bad_parameters_are_explained(name: str, pattern: str) -> None:
     with pytest.raises(InvalidValueError, match=pattern):
         get_activation(name, "activation")
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@given(
+    z=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=6),
+    data=st.data(),
+)
+def test_activation_layers_pass_through_their_rule_to_the_bit(
+    name: str, z: list[float], data: st.DataObject
+) -> None:
+    # each elementwise layer kind calls its rule's g and v ⊙ g'(z) directly (one call fewer
+    # per pass): the same bits as rule(z) and rule.vjp(z, v), whatever the values
+    kind = from_rule(get_activation(name))
+    rule = get_activation(name)
+    Z = np.array(z).reshape(-1, 1)
+    V = np.array(data.draw(st.lists(st.floats(), min_size=len(z), max_size=len(z))))
+    V = V.reshape(-1, 1)
+    with np.errstate(all="ignore"):
+        out, expected_out = kind.forward({}, Z), rule(Z)
+        back, grads = kind.backward({}, Z, out, V)
+        expected_back = rule.vjp(Z, V)
+    for ours, theirs in ((out, expected_out), (back, expected_back)):
+        assert ours is not None and ours.dtype == np.float64
+        assert ours.tobytes() == np.asarray(theirs).tobytes()
+    assert grads == {}
+    assert kind.backward({}, Z, out, V, need_input=False) == (None, {})
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_activation_layers_take_whole_numbers_as_floats(name: str) -> None:
+    kind = from_rule(get_activation(name))
+    Z = np.array([[-2], [0], [3]])
+    out = kind.forward({}, Z)
+    back, _ = kind.backward({}, Z, out, np.array([[1], [2], [3]]))
+    assert out.dtype == np.float64 and back is not None and back.dtype == np.float64
+    np.testing.assert_array_equal(out, get_activation(name)(Z.astype(np.float64)))

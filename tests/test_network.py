@@ -133,3 +133,26 @@ def test_bind_gives_every_layer_its_values_and_both_passes_agree_with_it() -> No
         np.testing.assert_array_equal(one.g, other.g)
         for role, value in one.grads.items():
             np.testing.assert_array_equal(other.grads[role], value)
+
+
+def test_what_every_pass_reads_is_named_once_per_network() -> None:
+    # written out by hand from the spec: pooling first (no parameters), a block whose own
+    # dense layer is its only parametric one, dropout's mask as state
+    net = Network.from_layers(
+        "maxpool(1), flatten, dense(3), dropout(0.5), residual(dense(3), tanh), dense(2)",
+        "1x2x2",
+        "mse",
+    )
+    assert net.first_trained == 2
+    assert net.gradient_names == {
+        "a3": ("delta3", (("W", "dW3"), ("b", "db3"))),  # no activation follows: a[3]
+        "z5_1": ("delta5_1", (("W", "dW5_1"), ("b", "db5_1"))),
+        "a6": ("delta6", (("W", "dW6"), ("b", "db6"))),
+    }
+    assert net.roles == (
+        ("a3", (("W", "W3"), ("b", "b3")), ()),
+        ("a4", (), (("mask", "mask4"),)),
+        ("z5_1", (("W", "W5_1"), ("b", "b5_1")), ()),
+        ("a6", (("W", "W6"), ("b", "b6")), ()),
+    )
+    assert list(net.unbound) == ["a1", "a2", "a3", "a4", "a5", "z5_1", "a5_1", "a6"]

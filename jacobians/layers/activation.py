@@ -132,14 +132,46 @@ class LeakyRelu(ActivationKind):
 
 
 def _elementwise(key: str) -> type[ActivationKind]:
-    """A kind for the elementwise rule called ``key`` (no arguments)."""
-    rule = ACTIVATIONS[key]  # the property's value, as a class attribute
+    """A kind for the elementwise rule called ``key`` (no arguments): its rule is a class
+    attribute (the property's value), and so are its passes (:func:`_passes`)."""
+    rule = ACTIVATIONS[key]
+    namespace = {"rule": rule, **_passes(rule)}
     kind: type[ActivationKind] = dataclass(frozen=True)(
-        type(key.title().replace("_", ""), (ActivationKind,), {"rule": rule})
+        type(key.title().replace("_", ""), (ActivationKind,), namespace)
     )
     kind.name = key
     kind.__doc__ = f"``{key}``: elementwise, ``∂a/∂z = diag({key}'(z))``."
     return kind
+
+
+def _passes(rule: Elementwise) -> dict[str, object]:
+    """``forward`` and ``backward`` of :class:`ActivationKind` for one fixed rule, calling the
+    rule's own ``g(z)`` and ``v ⊙ g'(z)`` (its ``product`` where it has one) directly: the same
+    arithmetic as ``rule(a)`` and ``rule.vjp(a, g)``, one Python call fewer in each (a compact
+    pass makes one of each per activation layer)."""
+    value, product, vjp = rule.g, rule.product, rule.vjp
+    f64 = np.float64
+
+    def forward(self: ActivationKind, params: Params, a: FloatArray) -> FloatArray:
+        return value(np.asarray(a, dtype=f64))
+
+    def backward(
+        self: ActivationKind,
+        params: Params,
+        a: FloatArray,
+        out: FloatArray,
+        g: FloatArray,
+        need_input: bool = True,
+    ) -> tuple[FloatArray | None, dict[str, FloatArray]]:
+        if not need_input:
+            return None, {}
+        if product is None:
+            return vjp(a, g), {}
+        return product(np.asarray(a, dtype=f64), np.asarray(g, dtype=f64)), {}
+
+    forward.__doc__ = ActivationKind.forward.__doc__
+    backward.__doc__ = ActivationKind.backward.__doc__
+    return {"forward": forward, "backward": backward}
 
 
 ACTIVATION_KINDS: dict[str, type[ActivationKind]] = {
