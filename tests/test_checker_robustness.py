@@ -28,6 +28,7 @@ from jacobians.exercises.answers import (
     AnswersFileError,
     AnswersText,
     BadNumber,
+    TooDeep,
     load_answers,
     parse_answers,
     suggest,
@@ -90,6 +91,16 @@ CORPUS: list[tuple[str, str, dict[str, str], dict[str, str]]] = [
     ("nested junk", "json", {"dW1": '[[1, "x"], [null, {}]]'}, {"dW1": "a number"}),
     ("a mix", "json", {"dW1": "[1, [2]]"}, {"dW1": "or rows .lists. throughout"}),
     ("12 deep", "json", {"dW1": "[" * 12 + "1" + "]" * 12}, {"dW1": "nested at most 8 deep"}),
+    # deeper than the parsers follow (JSON about 1,000 levels, TOML 500): set aside, and only
+    # that answer is lost
+    ("40,000 deep", "json", {"dW1": "[" * 40_000 + "]" * 40_000}, {"dW1": "40,000 deep"}),
+    ("40,000 deep toml", "toml", {"dW1": "[" * 40_000 + "]" * 40_000}, {"dW1": "40,000 deep"}),
+    (
+        "deep tables, brackets in strings and comments",
+        "toml",
+        {"dW2": "{ a = " * 600 + "1" + " }" * 600, "dW1": '"[[[" # ]]]\n'},
+        {"dW2": "at most 8 deep, got lists nested 600 deep", "dW1": "'\\[' at position 1"},
+    ),
     ("not a formula", "json", {"delta2": '"W3 @@ delta3"'}, {"delta2": "not a formula"}),
     ("code", "json", {"delta2": "\"__import__('os')\""}, {"delta2": "not allowed"}),
     ("a tower of powers", "json", {"delta2": json.dumps(TOWER)}, {"delta2": "not finite"}),
@@ -286,8 +297,7 @@ def test_a_byte_order_mark_is_accepted(kind: str, tmp_path: Path) -> None:
             ".toml",
             r"valid TOML, got Cannot overwrite a value .*; the name `dW3` is given twice; keep one",
         ),
-        (b'{"dW3": ' + b"[" * 40_000 + b"]" * 40_000 + b"}", ".json", r"nested far deeper"),
-        (b"dW3 = " + b"[" * 40_000 + b"]" * 40_000, ".toml", r"nested far deeper"),
+        (b'{"dW3": ' + b"[" * 40_000, ".json", r"nested far deeper"),  # and never closed
         (b"dW3 = [1, ", ".toml", r"valid TOML"),
         (b"[1, 2]", ".json", r"a table of question = answer, got list"),
         (b'{"dW3": "\xe9t\xe9"}', ".json", r"a text file in UTF-8, got byte 0xe9 at position 10"),
@@ -481,3 +491,21 @@ def test_the_cli_grades_a_hostile_file_with_exit_1(
     assert main(["check", str(ex), str(answers), "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["score"] == 23 and data["unknown"][0]["suggestion"] == "dW3"
+
+
+def test_answers_too_deep_for_the_parser_are_found_by_their_brackets_alone() -> None:
+    # brackets inside strings (an escaped quote before them) and comments do not count
+    deep = "[" * 2_000 + "]" * 2_000
+    text = '{"a": "\\"[[[", "b": ' + deep + ', "c": [1], "d": {"e": ' + deep + "}}"
+    assert parse_answers(text, "json") == {
+        "a": '"[[[',
+        "b": TooDeep(2_000),
+        "c": [1],
+        "d": TooDeep(2_001),  # an answer is set aside whole, the object it is in too
+    }
+    text = f"b = {deep}  # ]]]\nc = '[[['\n[d]\ne = {deep}\n"
+    assert parse_answers(text, "toml") == {
+        "b": TooDeep(2_000),
+        "c": "[[[",
+        "d": {"e": TooDeep(2_000)},
+    }

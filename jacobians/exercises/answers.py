@@ -12,8 +12,9 @@ Nothing in the file is executed. Only a file that cannot be read at all raises
 :class:`AnswersFileError`: not UTF-8 (a byte-order mark is fine), not TOML/JSON, not a table,
 larger than :data:`MAX_FILE_BYTES`, or a question answered twice. Anything wrong inside one
 answer costs that answer only: a number no float can hold (JSON's ``NaN``, ``Infinity``, TOML's
-``nan``, ``inf``, ``1e999``, a 5,001-digit integer) is read as a :class:`BadNumber`, and
-:func:`matrix_value` refuses it, like ragged rows or text where a number belongs, with an
+``nan``, ``inf``, ``1e999``, a 5,001-digit integer) is read as a :class:`BadNumber`, lists
+nested deeper than the parser follows as a :class:`TooDeep`, and :func:`matrix_value` refuses
+either, like ragged rows or text where a number belongs, with an
 :class:`AnswerError` the grader turns into an ``invalid`` verdict. An answer to a question the
 exercise does not ask is reported (:func:`unknown_answers`, with the question meant) and
 costs nothing else.
@@ -59,6 +60,14 @@ class BadNumber:
     (``NaN``, ``a whole number with 5,001 digits``)."""
 
     what: str
+
+
+@dataclass(frozen=True)
+class TooDeep:
+    """An answer whose lists nest so deep that the file's parser cannot follow them
+    (``levels`` deep): read in place of that answer alone (:func:`parse_answers`)."""
+
+    levels: int
 
 
 @dataclass(frozen=True)
@@ -151,7 +160,7 @@ def parse_answers(text: str, kind: str = "toml", where: str = "answers") -> dict
     """
     text = text.removeprefix("\ufeff")
     try:
-        data = _parse_json(text) if kind == "json" else _parse_toml(text)
+        data = _parse(text, kind)
     except _DuplicateKeyError as e:
         raise AnswersFileError(
             message(
@@ -173,6 +182,69 @@ def parse_answers(text: str, kind: str = "toml", where: str = "answers") -> dict
     if not isinstance(data, dict):
         raise AnswersFileError(message(where, "a table of question = answer", type(data).__name__))
     return data
+
+
+_DEEP = 64
+"""Lists nested deeper than this (far past :data:`MAX_DEPTH`) in one answer are set aside when
+the parser runs out of recursion: a JSON parser follows about 1,000 levels, TOML's 500."""
+
+_TOKENS = {
+    "json": re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]'),
+    "toml": re.compile(
+        r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}]'
+    ),
+}
+"""A file's strings and comments (skipped: a bracket inside them is text) and its brackets."""
+
+_SET_ASIDE = "\x00jacobians: nested "
+"""The text a set-aside answer is parsed as, until :class:`TooDeep` takes its place (it starts
+with a NUL, which a student's string could hold only written as an escape)."""
+
+
+def _parse(text: str, kind: str) -> object:
+    """``text`` parsed as ``kind``; where the parser runs out of recursion, parsed again with
+    the answers nested too deep set aside (:func:`_parse_without_the_deep`)."""
+    try:
+        return _parse_json(text) if kind == "json" else _parse_toml(text)
+    except RecursionError:
+        return _parse_without_the_deep(text, kind)
+
+
+def _parse_without_the_deep(text: str, kind: str) -> object:
+    """Parse ``text`` with every answer nested more than :data:`_DEEP` deep replaced by a
+    :class:`TooDeep` (found by counting brackets outside strings and comments, no recursion),
+    so that such an answer costs only itself; raises ``RecursionError`` where the file is
+    still too deep (nested tables of answers)."""
+    base = 1 if kind == "json" else 0  # the depth at which an answer's value starts
+    depth, start, deepest = 0, 0, 0
+    pieces, kept = [], 0
+    for token in _TOKENS[kind].finditer(text):
+        bracket = token.group()
+        if bracket in ("[", "{"):
+            if depth == base:
+                start, deepest = token.start(), 0
+            depth += 1
+            deepest = max(deepest, depth - base)
+        elif bracket in ("]", "}"):
+            depth -= 1
+            if depth == base and deepest > _DEEP:
+                pieces += [text[kept:start], json.dumps(f"{_SET_ASIDE}{deepest}")]
+                kept = token.end()
+    shallow = "".join([*pieces, text[kept:]])
+    data = _parse_json(shallow) if kind == "json" else _parse_toml(shallow)
+    return _deep_answers(data) if isinstance(data, dict) else data
+
+
+def _deep_answers(table: dict[str, object]) -> dict[str, object]:
+    """``table`` with each set-aside answer (:func:`_parse_without_the_deep`) a :class:`TooDeep`."""
+    out: dict[str, object] = {}
+    for key, value in table.items():
+        if isinstance(value, str) and value.startswith(_SET_ASIDE):
+            value = TooDeep(int(value.removeprefix(_SET_ASIDE)))
+        elif isinstance(value, dict):
+            value = _deep_answers(value)
+        out[key] = value
+    return out
 
 
 def _non_ascii_name(text: str, error: str) -> str:
@@ -357,6 +429,9 @@ def matrix_value(value: object, place: str = "answer") -> Matrix:
     """
     if _is_number(value):
         return np.array([[_finite(value, place)]])
+    if isinstance(value, TooDeep):
+        got = f"lists nested {value.levels:,} deep"
+        raise AnswerError(message(place, f"lists nested at most {MAX_DEPTH} deep", got))
     if not isinstance(value, list) or not value:
         raise AnswerError(
             message(
