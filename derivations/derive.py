@@ -389,7 +389,8 @@ def derive_layer(
         d.add(
             Step(
                 f"Reshape into dW[{l}]",
-                f"Row-major: entry i·{m} + k of the row is dW[{l}][i, k].",
+                f"Row-major: entry (i − 1)·{m} + k of the row, counting from 1, is dW[{l}] row"
+                f" i, column k (numpy, from 0: index i·{m} + k is dW[{l}][i, k]).",
                 (Equation(sn.names.label(f"dW[{l}]", f"dW^{{[{l}]}}"), dW, (n, m)),),
             )
         )
@@ -502,7 +503,8 @@ def _column_weight_steps(
     d.add(
         Step(
             f"Reshape into dW[{l}]",
-            f"Column-major (Fortran order): entry k·{n} + i of the row is dW[{l}][i, k].",
+            f"Column-major (Fortran order): entry (k − 1)·{n} + i of the row, counting from 1,"
+            f" is dW[{l}] row i, column k (numpy, from 0: index k·{n} + i is dW[{l}][i, k]).",
             (
                 Equation(
                     sn.names.label(f"dW[{l}]", f"dW^{{[{l}]}}"),
